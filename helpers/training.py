@@ -1,0 +1,311 @@
+"""One training loop for every model in the series (introduced in notebook 01, used from 02 on).
+
+The data sets here fit in memory, so batches are taken by indexing tensors directly instead of
+going through a ``DataLoader`` (about 1.4 times faster per epoch on a 2-core CPU). The loop
+shows a ``tqdm.auto`` progress bar per epoch with the running loss, records per-epoch train and
+test metrics and seconds, stops with a clear message on a non-finite loss, and turns a kernel
+interrupt into an early return of the model and the history so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+LossOutput = Tensor | tuple[Tensor, dict[str, float]]
+LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
+BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
+OptimizerFactory = Callable[[Iterator[nn.Parameter]], torch.optim.Optimizer]
+
+
+@dataclass
+class History:
+    """What happened during :func:`train`, one entry per completed epoch.
+
+    Attributes:
+        train: per-epoch averages over training batches, e.g. ``{"loss": 0.31, "kl": 4.2}``.
+        test: per-epoch metrics on the test tensors (empty when no test set was given).
+        seconds: wall-clock seconds of each epoch's training pass (evaluation excluded).
+        epochs: number of completed epochs.
+        interrupted: True when a KeyboardInterrupt (kernel stop) ended training early.
+        stopped_reason: why training ended: "completed", "time budget", or "interrupted".
+    """
+
+    train: list[dict[str, float]] = field(default_factory=list)
+    test: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    epochs: int = 0
+    interrupted: bool = False
+    stopped_reason: str = "not started"
+
+    def metric(self, name: str, split: str = "train") -> list[float]:
+        """The per-epoch values of one metric, e.g. ``history.metric("loss", "test")``."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        rows = self.train if split == "train" else self.test
+        missing = [i for i, row in enumerate(rows) if name not in row]
+        if missing:
+            known = sorted(rows[0]) if rows else []
+            raise KeyError(f"metric {name!r} not recorded for {split}; recorded: {known}")
+        return [row[name] for row in rows]
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds spent in training passes over all epochs."""
+        return float(sum(self.seconds))
+
+
+def default_optimizer(lr: float) -> OptimizerFactory:
+    """Adam with learning rate ``lr``; the fused CPU kernel when this torch build has it."""
+
+    def make(params: Iterator[nn.Parameter]) -> torch.optim.Optimizer:
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, lr=lr)
+
+    return make
+
+
+def cosine_schedule(warmup_fraction: float = 0.0, final_fraction: float = 0.0):
+    """An ``lr_schedule`` for :func:`train`: linear warm-up, then cosine decay.
+
+    Returns ``f(step, total_steps) -> multiplier``; the multiplier rises linearly from 0 to 1
+    over the first ``warmup_fraction`` of the steps, then follows a half cosine down to
+    ``final_fraction``.
+    """
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    if not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction}")
+
+    def schedule(step: int, total_steps: int) -> float:
+        warmup = int(warmup_fraction * total_steps)
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return final_fraction + (1.0 - final_fraction) * cosine
+
+    return schedule
+
+
+def _split_loss(output: LossOutput) -> tuple[Tensor, dict[str, float]]:
+    if isinstance(output, tuple):
+        if len(output) != 2 or not isinstance(output[1], dict):
+            raise TypeError(
+                "loss_fn must return a scalar tensor or (scalar tensor, dict of floats); "
+                f"got a tuple of length {len(output)}"
+            )
+        loss, extras = output
+    else:
+        loss, extras = output, {}
+    if not isinstance(loss, Tensor) or loss.dim() != 0:
+        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise TypeError(f"loss_fn must return a scalar tensor (shape ()), got {shape}")
+    return loss, {name: float(value) for name, value in extras.items()}
+
+
+def _check_tensors(train_x: Tensor, train_y: Tensor | None, name: str) -> None:
+    if not isinstance(train_x, Tensor):
+        raise TypeError(f"{name}_x must be a torch.Tensor, got {type(train_x).__name__}")
+    if train_x.dim() < 1 or len(train_x) == 0:
+        raise ValueError(f"{name}_x must hold at least one example, got shape {tuple(train_x.shape)}")
+    if train_y is not None:
+        if not isinstance(train_y, Tensor):
+            raise TypeError(f"{name}_y must be a torch.Tensor or None, got {type(train_y).__name__}")
+        if len(train_y) != len(train_x):
+            raise ValueError(
+                f"{name}_x and {name}_y must have the same length, got {len(train_x)} and {len(train_y)}"
+            )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor | None = None,
+    *,
+    batch_size: int = 1000,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Average ``loss_fn`` and its extra metrics over ``x`` in eval mode, without gradients.
+
+    Batches are weighted by their size, so the result equals the mean over all examples when
+    ``loss_fn`` returns per-batch means.
+    """
+    _check_tensors(x, y, "test")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {}
+    try:
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size].to(device)
+            yb = None if y is None else y[start : start + batch_size].to(device)
+            loss, extras = _split_loss(loss_fn(model, xb, yb))
+            weight = len(xb)
+            for name, value in {"loss": loss.item(), **extras}.items():
+                totals[name] = totals.get(name, 0.0) + value * weight
+    finally:
+        model.train(was_training)
+    return {name: value / len(x) for name, value in totals.items()}
+
+
+def train(
+    model: nn.Module,
+    loss_fn: LossFn,
+    train_x: Tensor,
+    train_y: Tensor | None = None,
+    *,
+    test_x: Tensor | None = None,
+    test_y: Tensor | None = None,
+    epochs: int = 10,
+    batch_size: int = 128,
+    optimizer: OptimizerFactory | None = None,
+    lr: float = 1e-3,
+    lr_schedule: Callable[[int, int], float] | None = None,
+    batch_transform: BatchTransform | None = None,
+    time_budget_s: float | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> tuple[nn.Module, History]:
+    """Train ``model`` by minibatch gradient descent on in-memory tensors.
+
+    Args:
+        model: any ``nn.Module``; moved to ``device`` (default: where its parameters are).
+        loss_fn: ``loss_fn(model, x_batch, y_batch_or_None)`` returning a scalar tensor, or
+            ``(scalar, {name: float})`` with extra metrics averaged per epoch.
+        train_x: training inputs, shape (m, ...); batches are rows.
+        train_y: optional targets, shape (m, ...).
+        test_x, test_y: optional held-out tensors, evaluated after every epoch (eval mode, no
+            gradients, no ``batch_transform``).
+        epochs: number of passes over the training set.
+        batch_size: rows per step; the last, smaller batch of an epoch is kept.
+        optimizer: factory ``params -> Optimizer``; default Adam(lr) (fused on CPU).
+        lr: base learning rate, used by the default optimizer and by ``lr_schedule``.
+        lr_schedule: ``f(step, total_steps) -> multiplier`` of ``lr`` applied before each step.
+        batch_transform: ``f(x_batch, generator) -> x_batch`` applied to every training batch
+            (e.g. dynamic binarization, ``helpers.data.binarize_dynamic``).
+        time_budget_s: stop after the epoch during which this many training seconds passed.
+        device: where to train; default the device of the model's parameters.
+        seed: seeds the shuffling and ``batch_transform``'s generator (the model's
+            initialization is the caller's business: seed before building it).
+        progress: show a ``tqdm.auto`` bar per epoch with the running loss.
+        desc: label of the progress bar.
+
+    Returns:
+        ``(model, history)``, the model left in eval mode; on a kernel interrupt, the model
+        and the history so far.
+
+    Raises:
+        FloatingPointError: when a batch loss is NaN or infinite (names the step and what to try).
+    """
+    _check_tensors(train_x, train_y, "train")
+    if test_x is not None:
+        _check_tensors(test_x, test_y, "test")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    if time_budget_s is not None and time_budget_s <= 0:
+        raise ValueError(f"time_budget_s must be positive or None, got {time_budget_s}")
+
+    params = list(model.parameters())
+    if not params:
+        raise ValueError("model has no parameters to train")
+    device = torch.device(device) if device is not None else params[0].device
+    model.to(device)
+    make_optimizer = optimizer if optimizer is not None else default_optimizer(lr)
+    opt = make_optimizer(iter(model.parameters()))
+    base_lrs = [group["lr"] for group in opt.param_groups]
+
+    generator = torch.Generator().manual_seed(seed)
+    device_generator = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
+    m = len(train_x)
+    steps_per_epoch = math.ceil(m / batch_size)
+    total_steps = epochs * steps_per_epoch
+    history = History(stopped_reason="running")
+    step = 0
+
+    if progress:
+        from tqdm.auto import tqdm
+    try:
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(m, generator=generator)
+            sums: dict[str, float] = {}
+            seen = 0
+            started = time.perf_counter()
+            bar = (
+                tqdm(total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{epochs}", leave=False)
+                if progress
+                else None
+            )
+            try:
+                for start in range(0, m, batch_size):
+                    index = order[start : start + batch_size]
+                    xb = train_x[index].to(device)
+                    yb = None if train_y is None else train_y[index].to(device)
+                    if batch_transform is not None:
+                        xb = batch_transform(xb, device_generator)
+                    if lr_schedule is not None:
+                        factor = lr_schedule(step, total_steps)
+                        for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                            group["lr"] = base * factor
+                    loss, extras = _split_loss(loss_fn(model, xb, yb))
+                    loss_value = loss.item()
+                    if not math.isfinite(loss_value):
+                        raise FloatingPointError(
+                            f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1} "
+                            f"(batch {start // batch_size + 1} of {steps_per_epoch}). Try a smaller "
+                            "learning rate, check the inputs for NaN or values outside the "
+                            "range the loss expects, or clamp log-variances."
+                        )
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    step += 1
+                    weight = len(xb)
+                    seen += weight
+                    for name, value in {"loss": loss_value, **extras}.items():
+                        sums[name] = sums.get(name, 0.0) + value * weight
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{sums['loss'] / seen:.4g}", refresh=False)
+            finally:
+                if bar is not None:
+                    bar.close()
+            seconds = time.perf_counter() - started
+            history.train.append({name: value / seen for name, value in sums.items()})
+            history.seconds.append(seconds)
+            if test_x is not None:
+                history.test.append(
+                    evaluate(model, loss_fn, test_x, test_y, batch_size=max(batch_size, 1000), device=device)
+                )
+            history.epochs = epoch + 1
+            if time_budget_s is not None and history.total_seconds >= time_budget_s and epoch + 1 < epochs:
+                history.stopped_reason = "time budget"
+                break
+        else:
+            history.stopped_reason = "completed"
+    except KeyboardInterrupt:
+        history.interrupted = True
+        history.stopped_reason = "interrupted"
+        print(
+            f"Training interrupted after {history.epochs} complete epoch(s); "
+            "returning the model and the history so far."
+        )
+    model.eval()
+    return model, history
