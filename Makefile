@@ -62,5 +62,12 @@ execute: setup
 lint: setup
 	$(BIN)/ruff check helpers tests $(wildcard bench) notebooks
 
+# Extra options for the benchmarks, e.g. BENCH_ARGS="--only quality --budgets 30,60"
+# (see python -m bench --help). Not a timed test: it measures and writes docs/benchmarks.md.
+BENCH_ARGS ?=
+
+bench: setup
+	$(BIN)/python -m bench --out docs/benchmarks.md $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .cache test-artifacts
