@@ -678,7 +678,7 @@ MAIN_RECIPE: dict[str, Any] = {
     "train_images": None,
 }
 """The quality model of notebook 06: 784-400-32 MLP VAE, dynamically binarized MNIST, fused Adam,
-peak learning rate 2.5e-3 with cosine decay, a fixed number of epochs (about 66 s on 2 idle cores
+peak learning rate 2.5e-3 with cosine decay, a fixed number of epochs (about 75 s on 2 idle cores
 with full MNIST). ``train_images`` None means all training images."""
 
 LATENT2_RECIPE: dict[str, Any] = {
