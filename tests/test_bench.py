@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-# bench/ is a folder of scripts beside helpers/, not part of the installed package.
-
-from bench import install, quality, run, runtime, widgets  # noqa: E402
-from bench.common import ROOT, markdown_table, percentile  # noqa: E402
+# bench/ is a folder of scripts beside helpers/, not part of the installed package: pytest's
+# pythonpath setting (pyproject.toml) puts the repository root on sys.path.
+from bench import install, quality, run, runtime, widgets
+from bench.common import ROOT, markdown_table, percentile
 
 # ----------------------------------------------------------------------------------------------
 # Pieces of arithmetic
