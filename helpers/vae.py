@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from helpers.models import mlp
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -156,15 +158,6 @@ def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
 # ----------------------------------------------------------------------------------------------
 # The model (notebook 06)
 # ----------------------------------------------------------------------------------------------
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 class VAE(nn.Module):
     """A fully connected VAE: Encoder(ϕ) → q_ϕ(z|x) = N(μ, diag σ²); Decoder(θ) → p_θ(x|z) (notebook 06).
 
@@ -216,12 +209,13 @@ class VAE(nn.Module):
         self.likelihood = likelihood
 
         encoder_sizes = [input_dim, *self.hidden_dims]
-        self.encoder_body = _mlp(encoder_sizes) if self.hidden_dims else nn.Identity()
-        if self.hidden_dims:
-            self.encoder_body.append(nn.ReLU())
+        # Linear-ReLU layers up to the last hidden width; mu and logvar heads read its output.
+        self.encoder_body = (
+            mlp(encoder_sizes, output_activation="relu") if self.hidden_dims else nn.Identity()
+        )
         self.encoder_mu = nn.Linear(encoder_sizes[-1], latent_dim)
         self.encoder_logvar = nn.Linear(encoder_sizes[-1], latent_dim)
-        self.decoder = _mlp([latent_dim, *self.decoder_hidden_dims, input_dim])
+        self.decoder = mlp([latent_dim, *self.decoder_hidden_dims, input_dim])
         if likelihood == "gaussian":
             self.decoder_logvar = nn.Parameter(torch.zeros(()))
 
