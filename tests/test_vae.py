@@ -173,14 +173,14 @@ def test_log_importance_weights_match_torch_distributions():
     log_w = V.log_importance_weights(model, x, 7, torch.Generator().manual_seed(3))
     mu, logvar = model.encode(x)
     std = (0.5 * logvar).exp()
-    z = mu + std * torch.randn(
-        (7, 5, 3), generator=torch.Generator().manual_seed(3), dtype=torch.float64
-    )
+    # the noise is drawn as (N, K, k): image by image, K samples each
+    eps = torch.randn((5, 7, 3), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    z = mu[:, None] + std[:, None] * eps
     reference = (
-        D.Bernoulli(logits=model.decode(z)).log_prob(x).sum(-1)
+        D.Bernoulli(logits=model.decode(z)).log_prob(x[:, None]).sum(-1)
         + D.Normal(0.0, 1.0).log_prob(z).sum(-1)
-        - D.Normal(mu, std).log_prob(z).sum(-1)
-    ).T
+        - D.Normal(mu[:, None], std[:, None]).log_prob(z).sum(-1)
+    )
     assert log_w.shape == (5, 7)
     torch.testing.assert_close(log_w, reference)
 
