@@ -61,3 +61,18 @@ def test_setup_notebook_prints_one_line_with_versions_and_data_source(capsys, mo
     assert info.seed == 5
     # the seed was applied: the next draw equals a fresh generator seeded with 5
     assert float(torch.rand(())) == float(torch.rand((), generator=torch.Generator().manual_seed(5)))
+
+
+def test_setup_notebook_flushes_denormal_floats(monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_OFFLINE", "1")
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = torch.tensor([1e-30], dtype=torch.float32)
+    try:
+        torch.set_flush_denormal(False)
+        assert (tiny * 1e-10).item() > 0  # 1e-40 is representable as a denormal float32
+        setup_notebook(seed=0, data=False)
+        if torch.set_flush_denormal(True):  # this CPU supports flushing
+            assert (tiny * 1e-10).item() == 0.0
+            assert (tiny * 1e-5).item() == pytest.approx(1e-35)  # normal numbers are untouched
+    finally:
+        torch.set_flush_denormal(False)
