@@ -394,7 +394,14 @@ def measure(args: argparse.Namespace) -> Section:
             ],
             [
                 "optimizer",
-                f"Adam, peak lr {MAIN_RECIPE['lr']:g}, {MAIN_RECIPE['lr_schedule']} schedule over the run",
+                f"Adam, peak lr {MAIN_RECIPE['lr']:g}, linear warm-up over "
+                f"{MAIN_RECIPE.get('warmup_fraction', 0.0):.0%} of the steps, "
+                f"{MAIN_RECIPE['lr_schedule']} schedule over the run"
+                + (
+                    "; decoder output bias starts at the pixels' log-odds"
+                    if MAIN_RECIPE.get("output_bias") == "pixel_log_odds"
+                    else ""
+                ),
                 f"Adam, lr {REFERENCE['lr']:g} constant",
             ],
             ["batch", f"{MAIN_RECIPE['batch_size']}", f"{REFERENCE['batch_size']}"],

@@ -41,6 +41,7 @@ __all__ = [
     "elbo_terms_per_image",
     "gaussian_kl",
     "gaussian_log_density",
+    "init_output_bias",
     "iwae_bound",
     "iwae_bounds",
     "load_checkpoint",
@@ -678,15 +679,19 @@ def active_units(
 MAIN_RECIPE: dict[str, Any] = {
     "name": "vae_main",
     "model": {"input_dim": 784, "hidden_dims": [400], "latent_dim": 32, "likelihood": "bernoulli"},
-    "epochs": 22,
-    "batch_size": 128,
-    "lr": 2.5e-3,
+    "epochs": 20,
+    "batch_size": 256,
+    "lr": 8e-3,
     "lr_schedule": "cosine",
+    "warmup_fraction": 0.05,
+    "output_bias": "pixel_log_odds",
     "train_images": None,
 }
-"""The quality model of notebook 06: 784-400-32 MLP VAE, dynamically binarized MNIST, fused Adam,
-peak learning rate 2.5e-3 with cosine decay, a fixed number of epochs (about 75 s on 2 idle cores
-with full MNIST). ``train_images`` None means all training images."""
+"""The quality model of notebook 06: 784-400-32 MLP VAE, dynamically binarized MNIST, batches of 256,
+fused Adam with a peak learning rate of 8e-3 reached by a linear warm-up over the first 5 % of the
+steps and decayed to zero with a cosine, the decoder's output bias started at the pixels' log-odds,
+and a fixed number of epochs (about 40 s on 2 idle cores with full MNIST). ``train_images`` None
+means all training images."""
 
 LATENT2_RECIPE: dict[str, Any] = {
     "name": "vae_latent2",
@@ -712,7 +717,53 @@ def _check_recipe(recipe: Any) -> dict[str, Any]:
         raise ValueError(
             f"lr_schedule must be 'cosine' or 'constant', got {recipe['lr_schedule']!r}"
         )
+    warmup = recipe.get("warmup_fraction", 0.0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int | float) or not 0.0 <= warmup < 1.0:
+        raise ValueError(f"warmup_fraction must be a number in [0, 1), got {warmup!r}")
+    if recipe.get("output_bias") not in OUTPUT_BIAS_INITS:
+        raise ValueError(
+            f"output_bias must be one of {OUTPUT_BIAS_INITS}, got {recipe.get('output_bias')!r}"
+        )
     return dict(recipe)
+
+
+OUTPUT_BIAS_INITS = (None, "pixel_log_odds")
+
+
+@torch.no_grad()
+def init_output_bias(model: VAE, images: Tensor, clamp: float = 1e-3) -> VAE:
+    """Start a Bernoulli decoder at the average image: output bias b_d = logit(mean pixel d).
+
+    With the weights near zero at initialization, the untrained decoder then predicts each pixel's
+    marginal probability instead of ½ everywhere, and the first gradient steps go into what the
+    code should explain rather than into learning the background (notebook 06).
+
+    Args:
+        model: a VAE with ``likelihood="bernoulli"``; its last decoder layer's bias is overwritten.
+        images: (N, 1, 28, 28) or (N, D) grey levels in [0, 1] (the probabilities that dynamic
+            binarization uses, so their mean is the probability that pixel d is 1).
+        clamp: the means are clipped to [clamp, 1 − clamp] so always-black pixels get a finite
+            logit (−6.9 at the default).
+
+    Returns:
+        the model (changed in place).
+    """
+    model = _check_model(model)
+    if model.likelihood != "bernoulli":
+        raise ValueError(f"init_output_bias needs a Bernoulli decoder, got {model.likelihood!r}")
+    if not isinstance(clamp, float) or not 0.0 < clamp < 0.5:
+        raise ValueError(f"clamp must be a float in (0, 0.5), got {clamp!r}")
+    x_flat = model.flatten(images)
+    if not x_flat.is_floating_point() or x_flat.numel() == 0:
+        raise ValueError(
+            "images must be a non-empty floating-point tensor of grey levels in [0, 1]"
+        )
+    means = x_flat.double().mean(0)
+    if means.min() < 0 or means.max() > 1:
+        raise ValueError("images must hold grey levels in [0, 1]")
+    bias = model.decoder[-1].bias
+    bias.copy_(torch.logit(means.clamp(clamp, 1 - clamp)).to(bias))
+    return model
 
 
 def recipe_epochs(recipe: Mapping[str, Any], num_images: int) -> int:
@@ -830,11 +881,17 @@ def train_recipe(
     images = _recipe_images(recipe, train_images)
     if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
         raise ValueError(f"train_images must be (N, 1, 28, 28), got {tuple(train_images.shape)}")
-    schedule = cosine_schedule() if recipe["lr_schedule"] == "cosine" else None
+    warmup = float(recipe.get("warmup_fraction", 0.0))
+    if recipe["lr_schedule"] == "cosine":
+        schedule = cosine_schedule(warmup_fraction=warmup)
+    else:
+        schedule = cosine_schedule(warmup_fraction=warmup, final_fraction=1.0) if warmup else None
     epochs = recipe_epochs(recipe, len(images))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = VAE(**recipe["model"])
+        if recipe.get("output_bias") == "pixel_log_odds":
+            init_output_bias(model, images)
         model, history = train(
             model,
             negative_elbo,

@@ -374,3 +374,60 @@ def test_recipe_epochs_keep_the_images_seen():
     assert V.recipe_epochs(V.LATENT2_RECIPE, 30_000) == 4
     assert V.recipe_epochs(V.LATENT2_RECIPE, 4_000) == 30  # 30 × 4,000 ≥ 120,000 images
     assert V.recipe_epochs(V.MAIN_RECIPE, 4_000) == V.MAIN_RECIPE["epochs"]
+
+
+def test_init_output_bias_makes_the_untrained_decoder_predict_pixel_means():
+    torch.manual_seed(0)
+    images = torch.rand(500, 1, 28, 28) * torch.linspace(0, 1, 784).reshape(1, 1, 28, 28)
+    images[:, :, 0, 0] = 0.0  # an always-black pixel gets the clamped probability, not −inf
+    model = V.VAE(hidden_dims=(16,), latent_dim=2)
+    with torch.no_grad():
+        model.decoder[-1].weight.zero_()  # so the decoder's output is its bias alone
+    V.init_output_bias(model, images)
+    probabilities = model.mean_image(torch.randn(3, 2))
+    expected = images.reshape(500, 784).double().mean(0).clamp(1e-3, 1 - 1e-3).float()
+    torch.testing.assert_close(probabilities, expected.expand(3, 784), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="Bernoulli"):
+        V.init_output_bias(V.VAE(hidden_dims=(), latent_dim=2, likelihood="gaussian"), images)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        V.init_output_bias(model, images * 2)
+    with pytest.raises(ValueError, match="shape"):
+        V.init_output_bias(model, torch.rand(5, 10))
+
+
+def test_train_recipe_applies_warmup_and_output_bias(monkeypatch):
+    images = torch.rand(300, 1, 28, 28) * 0.5
+    recipe = {
+        "name": "tiny",
+        "model": {
+            "input_dim": 784,
+            "hidden_dims": [16],
+            "latent_dim": 2,
+            "likelihood": "bernoulli",
+        },
+        "epochs": 1,
+        "batch_size": 100,
+        "lr": 1e-3,
+        "lr_schedule": "cosine",
+        "train_images": None,
+        "warmup_fraction": 0.2,
+        "output_bias": "pixel_log_odds",
+    }
+    seen = {}
+
+    def fake_train(model, loss_fn, x, **kwargs):  # records what train_recipe passes on
+        seen["bias"] = model.decoder[-1].bias.detach().clone()
+        seen["schedule"] = kwargs["lr_schedule"]
+        return model, None
+
+    monkeypatch.setattr("helpers.training.train", fake_train)
+    V.train_recipe(recipe, images, progress=False)
+    expected_bias = torch.logit(images.reshape(300, 784).double().mean(0)).float()
+    torch.testing.assert_close(seen["bias"], expected_bias, rtol=1e-5, atol=1e-5)
+    schedule = seen["schedule"]
+    # linear warm-up over the first 20 of 100 steps, then a half cosine from 1 to 0
+    assert schedule(0, 100) == pytest.approx(1 / 20) and schedule(19, 100) == pytest.approx(1.0)
+    assert schedule(60, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi * 40 / 80)))
+    for bad in ({"warmup_fraction": 1.0}, {"warmup_fraction": "0.1"}, {"output_bias": "zeros"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            V.train_recipe({**recipe, **bad}, images, progress=False)
