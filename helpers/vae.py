@@ -690,7 +690,7 @@ MAIN_RECIPE: dict[str, Any] = {
 """The quality model of notebook 06: 784-400-32 MLP VAE, dynamically binarized MNIST, batches of 256,
 fused Adam with a peak learning rate of 8e-3 reached by a linear warm-up over the first 5 % of the
 steps and decayed to zero with a cosine, the decoder's output bias started at the pixels' log-odds,
-and a fixed number of epochs (about 40 s on 2 idle cores with full MNIST). ``train_images`` None
+and a fixed number of epochs (40-50 s on 2 idle cores with full MNIST). ``train_images`` None
 means all training images."""
 
 LATENT2_RECIPE: dict[str, Any] = {
