@@ -679,7 +679,7 @@ def active_units(
 MAIN_RECIPE: dict[str, Any] = {
     "name": "vae_main",
     "model": {"input_dim": 784, "hidden_dims": [400], "latent_dim": 32, "likelihood": "bernoulli"},
-    "epochs": 20,
+    "epochs": 18,
     "batch_size": 256,
     "lr": 8e-3,
     "lr_schedule": "cosine",
@@ -690,7 +690,7 @@ MAIN_RECIPE: dict[str, Any] = {
 """The quality model of notebook 06: 784-400-32 MLP VAE, dynamically binarized MNIST, batches of 256,
 fused Adam with a peak learning rate of 8e-3 reached by a linear warm-up over the first 5 % of the
 steps and decayed to zero with a cosine, the decoder's output bias started at the pixels' log-odds,
-and a fixed number of epochs (40-50 s on 2 idle cores with full MNIST). ``train_images`` None
+and a fixed number of epochs (35-45 s on 2 idle cores with full MNIST). ``train_images`` None
 means all training images."""
 
 LATENT2_RECIPE: dict[str, Any] = {
