@@ -709,6 +709,11 @@ the offline subset). ``min_images_seen``: on a smaller training set, more epochs
 at least this many images are seen (the offline subset's 4,000 images get 30 epochs)."""
 
 
+OUTPUT_BIAS_INITS = (None, "pixel_log_odds")
+"""Values of a recipe's optional ``output_bias`` key: None keeps PyTorch's initialization,
+"pixel_log_odds" calls :func:`init_output_bias` on the training images before training."""
+
+
 def _check_recipe(recipe: Any) -> dict[str, Any]:
     required = {"name", "model", "epochs", "batch_size", "lr", "lr_schedule", "train_images"}
     if not isinstance(recipe, Mapping) or not required <= set(recipe):
@@ -725,9 +730,6 @@ def _check_recipe(recipe: Any) -> dict[str, Any]:
             f"output_bias must be one of {OUTPUT_BIAS_INITS}, got {recipe.get('output_bias')!r}"
         )
     return dict(recipe)
-
-
-OUTPUT_BIAS_INITS = (None, "pixel_log_odds")
 
 
 @torch.no_grad()
@@ -753,14 +755,12 @@ def init_output_bias(model: VAE, images: Tensor, clamp: float = 1e-3) -> VAE:
         raise ValueError(f"init_output_bias needs a Bernoulli decoder, got {model.likelihood!r}")
     if not isinstance(clamp, float) or not 0.0 < clamp < 0.5:
         raise ValueError(f"clamp must be a float in (0, 0.5), got {clamp!r}")
-    x_flat = model.flatten(images)
-    if not x_flat.is_floating_point() or x_flat.numel() == 0:
-        raise ValueError(
-            "images must be a non-empty floating-point tensor of grey levels in [0, 1]"
-        )
+    from helpers.data import _check_probabilities
+
+    x_flat = model.flatten(_check_probabilities(images, "images"))
+    if x_flat.shape[0] == 0:
+        raise ValueError("images must hold at least one image, got 0")
     means = x_flat.double().mean(0)
-    if means.min() < 0 or means.max() > 1:
-        raise ValueError("images must hold grey levels in [0, 1]")
     bias = model.decoder[-1].bias
     bias.copy_(torch.logit(means.clamp(clamp, 1 - clamp)).to(bias))
     return model
@@ -881,11 +881,11 @@ def train_recipe(
     images = _recipe_images(recipe, train_images)
     if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
         raise ValueError(f"train_images must be (N, 1, 28, 28), got {tuple(train_images.shape)}")
-    warmup = float(recipe.get("warmup_fraction", 0.0))
-    if recipe["lr_schedule"] == "cosine":
-        schedule = cosine_schedule(warmup_fraction=warmup)
-    else:
-        schedule = cosine_schedule(warmup_fraction=warmup, final_fraction=1.0) if warmup else None
+    # "constant" is the same schedule with the cosine ending where it starts (final_fraction 1)
+    schedule = cosine_schedule(
+        warmup_fraction=float(recipe.get("warmup_fraction", 0.0)),
+        final_fraction=0.0 if recipe["lr_schedule"] == "cosine" else 1.0,
+    )
     epochs = recipe_epochs(recipe, len(images))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -342,9 +342,8 @@ def test_checkpoint_config_tells_data_apart():
         V.checkpoint_config({"name": "x"}, images)
 
 
-def test_train_recipe_and_load_or_train(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
-    images = torch.rand(300, 1, 28, 28)
+def tiny_recipe(**overrides):
+    """A recipe small enough to train in a test: 784-16-2, one epoch of batches of 100."""
     recipe = {
         "name": "tiny",
         "model": {
@@ -353,12 +352,19 @@ def test_train_recipe_and_load_or_train(tmp_path, monkeypatch):
             "latent_dim": 2,
             "likelihood": "bernoulli",
         },
-        "epochs": 2,
+        "epochs": 1,
         "batch_size": 100,
         "lr": 1e-3,
         "lr_schedule": "cosine",
-        "train_images": 200,
+        "train_images": None,
     }
+    return {**recipe, **overrides}
+
+
+def test_train_recipe_and_load_or_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
+    images = torch.rand(300, 1, 28, 28)
+    recipe = tiny_recipe(epochs=2, train_images=200)
     model, history = V.train_recipe(recipe, images, progress=False)
     assert history.epochs == 2 and {"recon", "kl"} <= set(history.train[0])
     again, trained_history = V.train_recipe(recipe, images, progress=False)
@@ -397,22 +403,7 @@ def test_init_output_bias_makes_the_untrained_decoder_predict_pixel_means():
 
 def test_train_recipe_applies_warmup_and_output_bias(monkeypatch):
     images = torch.rand(300, 1, 28, 28) * 0.5
-    recipe = {
-        "name": "tiny",
-        "model": {
-            "input_dim": 784,
-            "hidden_dims": [16],
-            "latent_dim": 2,
-            "likelihood": "bernoulli",
-        },
-        "epochs": 1,
-        "batch_size": 100,
-        "lr": 1e-3,
-        "lr_schedule": "cosine",
-        "train_images": None,
-        "warmup_fraction": 0.2,
-        "output_bias": "pixel_log_odds",
-    }
+    recipe = tiny_recipe(warmup_fraction=0.2, output_bias="pixel_log_odds")
     seen = {}
 
     def fake_train(model, loss_fn, x, **kwargs):  # records what train_recipe passes on
@@ -428,6 +419,9 @@ def test_train_recipe_applies_warmup_and_output_bias(monkeypatch):
     # linear warm-up over the first 20 of 100 steps, then a half cosine from 1 to 0
     assert schedule(0, 100) == pytest.approx(1 / 20) and schedule(19, 100) == pytest.approx(1.0)
     assert schedule(60, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi * 40 / 80)))
+    V.train_recipe({**recipe, "lr_schedule": "constant"}, images, progress=False)
+    constant = seen["schedule"]  # the same warm-up, then the full rate to the end
+    assert constant(0, 100) == pytest.approx(1 / 20) and constant(99, 100) == pytest.approx(1.0)
     for bad in ({"warmup_fraction": 1.0}, {"warmup_fraction": "0.1"}, {"output_bias": "zeros"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             V.train_recipe({**recipe, **bad}, images, progress=False)
