@@ -9,8 +9,8 @@ README
 * **runtime** (``bench/runtime.py``): every notebook executed top to bottom in a fresh kernel
   (nbclient) on a scratch copy, in order; wall seconds and the peak RSS of the kernel's process
   tree per notebook, and the total; the median of up to three passes over the series.
-* **quality** (``bench/quality.py``): notebook 06's recipe (``helpers.vae.MAIN_RECIPE`` trained by
-  ``helpers.vae.train_recipe``) beside the PyTorch examples VAE (784-400-20, Adam 1e-3, batch
+* **quality** (``bench/quality.py``): notebook 06's recipe (``helpers.recipes.VAE_32D`` trained by
+  ``helpers.recipes.train_recipe``) beside the PyTorch examples VAE (784-400-20, Adam 1e-3, batch
   128), trained for the same wall-clock budgets (15, 30, 60, 120 s) in one process on the same
   data and threads; test −ELBO and the IWAE (K = 1000) estimate of −log p(x) on the fixed-binarized
   test set, and how long the reference needs to reach our 60-second result.

@@ -289,7 +289,7 @@ def write_report(
         if threads < 1:
             raise ValueError(f"--threads must be a positive integer, got {threads}")
         torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)  # as helpers.setup_notebook does for the notebooks
+    torch.set_flush_denormal(True)  # as helpers.notebook.setup_notebook does for the notebooks
     sections = []
     try:
         for name, measure in measures:

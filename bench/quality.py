@@ -7,7 +7,7 @@ exactly as notebook 06 does, scored by the test negative ELBO (``helpers.trainin
 with ``helpers.vae.negative_elbo``) and the importance-weighted estimate of −log p(x) with
 K = 1000 samples (``helpers.vae.iwae_bounds``). Lower is better for both.
 
-* **Ours**: ``helpers.vae.MAIN_RECIPE`` trained by ``helpers.vae.train_recipe``. The recipe
+* **Ours**: ``helpers.recipes.VAE_32D`` trained by ``helpers.recipes.train_recipe``. The recipe
   trains a fixed number of epochs with a cosine learning-rate schedule over the whole run, so a
   snapshot in the middle of a long run is not what the recipe gives at a shorter budget; for
   each budget B it is trained afresh with its epoch count set to round(B / seconds per epoch).
@@ -188,20 +188,24 @@ def train_reference(
     return snapshots, clock / (steps / steps_per_epoch)
 
 
-def fixed_epochs(recipe: dict, epochs: int) -> dict:
-    """``recipe`` trained for exactly ``epochs`` epochs (without a ``min_images_seen`` floor)."""
-    return {key: value for key, value in recipe.items() if key != "min_images_seen"} | {
-        "epochs": epochs
-    }
+def fixed_epochs(recipe, epochs: int, num_images: int):
+    """``recipe`` (a ``helpers.recipes.Recipe``) trained for exactly ``epochs`` epochs over the
+    first ``num_images`` training images: its reference set becomes those images, so the
+    recipes' epoch rule does not scale the count."""
+    import dataclasses
+
+    return dataclasses.replace(recipe, epochs=epochs, train_images=num_images)
 
 
 def train_ours(images: Tensor, budget_s: float, seconds_per_epoch: float, seed: int = 0) -> Trained:
     """Notebook 06's recipe with its epoch count set to fit ``budget_s``."""
-    from helpers.vae import MAIN_RECIPE, train_recipe
+    import dataclasses
+
+    from helpers.recipes import VAE_32D, train_recipe
 
     epochs = max(1, round(budget_s / seconds_per_epoch))
-    recipe = fixed_epochs(MAIN_RECIPE, epochs)
-    model, history = train_recipe(recipe, images, seed=seed, progress=False)
+    recipe = dataclasses.replace(fixed_epochs(VAE_32D, epochs, len(images)), seed=seed)
+    model, history = train_recipe(recipe, images, progress=False)
     log(f"quality: ours, budget {budget_s:g} s: {epochs} epochs in {history.total_seconds:.1f} s")
     return Trained("ours", budget_s, history.total_seconds, float(history.epochs), model)
 
@@ -211,8 +215,7 @@ def score(trained: Trained, test_binary: Tensor, num_samples: int) -> None:
     from helpers.training import evaluate
     from helpers.vae import iwae_bounds, negative_elbo
 
-    torch.manual_seed(EVAL_SEED)
-    trained.neg_elbo = evaluate(trained.model, negative_elbo, test_binary)["loss"]
+    trained.neg_elbo = evaluate(trained.model, negative_elbo, test_binary, seed=EVAL_SEED)["loss"]
     bounds = iwae_bounds(trained.model, test_binary, ks=(num_samples,), seed=EVAL_SEED)
     trained.neg_iwae = -float(bounds[num_samples].double().mean())
 
@@ -297,7 +300,7 @@ def _figure(args: argparse.Namespace, ours: list[Trained], reference: list[Train
 
 def measure(args: argparse.Namespace) -> Section:
     from helpers.data import binarize_fixed, is_full_dataset, load_mnist
-    from helpers.vae import MAIN_RECIPE
+    from helpers.recipes import VAE_32D
 
     if args.smoke:
         budgets, extra, k = [0.4, 0.8], [], min(args.iwae_k, 10)
@@ -310,8 +313,8 @@ def measure(args: argparse.Namespace) -> Section:
     test_binary = binarize_fixed(test.images, seed=TEST_BINARIZATION_SEED)[:test_limit]
     images = (
         train.images
-        if MAIN_RECIPE["train_images"] is None
-        else train.images[: MAIN_RECIPE["train_images"]]
+        if VAE_32D.train_images is None
+        else train.images[: VAE_32D.train_images]
     )
     images = images[:train_limit]
     threads = torch.get_num_threads()
@@ -383,28 +386,28 @@ def measure(args: argparse.Namespace) -> Section:
     else:
         longest = max(r.train_seconds for r in reference)
         ratio = f"{needed_text}, more than {longest / mine.train_seconds:.1f} times our {_s(mine.train_seconds)} s"
-    model_cfg = MAIN_RECIPE["model"]
+
     recipes = markdown_table(
-        ["", "ours: notebook 06 (`helpers.vae.MAIN_RECIPE`)", "reference: PyTorch examples VAE"],
+        ["", "ours: notebook 06 (`helpers.recipes.VAE_32D`)", "reference: PyTorch examples VAE"],
         [
             [
                 "model",
-                f"MLP 784-{'-'.join(map(str, model_cfg['hidden_dims']))}-{model_cfg['latent_dim']}, ReLU, Bernoulli logits",
+                f"MLP 784-{'-'.join(map(str, VAE_32D.hidden_dims))}-{VAE_32D.latent_dim}, ReLU, Bernoulli logits",
                 f"MLP 784-{REFERENCE['hidden']}-{REFERENCE['latent']}, ReLU, sigmoid output",
             ],
             [
                 "optimizer",
-                f"Adam, peak lr {MAIN_RECIPE['lr']:g}, linear warm-up over "
-                f"{MAIN_RECIPE.get('warmup_fraction', 0.0):.0%} of the steps, "
-                f"{MAIN_RECIPE['lr_schedule']} schedule over the run"
+                f"Adam, peak lr {VAE_32D.lr:g}, linear warm-up over "
+                f"{VAE_32D.warmup_fraction:.0%} of the steps, "
+                f"{VAE_32D.lr_schedule} schedule over the run"
                 + (
                     "; decoder output bias starts at the pixels' log-odds"
-                    if MAIN_RECIPE.get("output_bias") == "pixel_log_odds"
+                    if VAE_32D.output_bias == "pixel_log_odds"
                     else ""
                 ),
                 f"Adam, lr {REFERENCE['lr']:g} constant",
             ],
-            ["batch", f"{MAIN_RECIPE['batch_size']}", f"{REFERENCE['batch_size']}"],
+            ["batch", f"{VAE_32D.batch_size}", f"{REFERENCE['batch_size']}"],
             ["loss", "−ELBO, mean per image", "BCE + KL summed over the batch"],
             [
                 "time budget B",
@@ -421,8 +424,8 @@ def measure(args: argparse.Namespace) -> Section:
         else f"all {len(images):,} training images and all {len(test_binary):,} test images"
     )
     epochs_note = (
-        f" (Notebook 06 itself trains {MAIN_RECIPE['epochs']} epochs: about "
-        f"{MAIN_RECIPE['epochs'] * seconds_per_epoch:.0f} s at this machine's "
+        f" (Notebook 06 itself trains {VAE_32D.epochs} epochs: about "
+        f"{VAE_32D.epochs * seconds_per_epoch:.0f} s at this machine's "
         f"{seconds_per_epoch:.2f} s per epoch.)"
         if full and not train_limit
         else ""

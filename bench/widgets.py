@@ -1,7 +1,7 @@
 """Widget latency: kernel-side seconds from a slider event to new PNG bytes (notebook 07).
 
-For the 2-D model (``helpers.vae.LATENT2_RECIPE``) and the larger model
-(``helpers.vae.MAIN_RECIPE``), two numbers per slider event, median and 95th percentile:
+For the 2-D model (``helpers.recipes.VAE_2D``) and the larger model
+(``helpers.recipes.VAE_32D``), two numbers per slider event, median and 95th percentile:
 
 * **decode → PNG**: ``helpers.widgets.decode_to_png`` alone (the decoder, sigmoid, uint8, the
   nearest-neighbour upscale to 112 × 112 and PNG encoding);
@@ -11,7 +11,7 @@ For the 2-D model (``helpers.vae.LATENT2_RECIPE``) and the larger model
   (the message over the websocket and drawing the image) is not included.
 
 Weights: notebook 06's checkpoint for the recipe when one exists in the cache and matches the
-data (``helpers.vae.load_checkpoint``); otherwise the recipe trained briefly here
+data (``helpers.recipes.load_checkpoint``); otherwise the recipe trained briefly here
 (``--train-epochs``), since the cost of decoding depends on the architecture, not on how well
 it was trained. Slider values jump between far-apart points so every event changes the image.
 
@@ -39,18 +39,19 @@ def slider_values(count: int, limit: float = 3.0) -> list[float]:
     return values
 
 
-def get_model(recipe: dict, train_images, epochs: int, train_limit: int | None):
+def get_model(recipe, train_images, epochs: int, train_limit: int | None):
     """(model, how its weights were obtained): the notebook 06 checkpoint, else a short training."""
     from bench.quality import fixed_epochs
-    from helpers.vae import checkpoint_config, checkpoint_path, load_checkpoint, train_recipe
+    from helpers.recipes import load_checkpoint, train_recipe
 
-    config = checkpoint_config(recipe, train_images, seed=0)
-    model = load_checkpoint(checkpoint_path(recipe), config)
+    model = load_checkpoint(recipe, train_images)
     if model is not None:
         return model, "notebook 06 checkpoint"
     images = train_images if train_limit is None else train_images[:train_limit]
-    short = fixed_epochs(recipe, epochs)
-    model, _ = train_recipe(short, images, seed=0, progress=False)
+    if recipe.train_images is not None:
+        images = images[: recipe.train_images]
+    short = fixed_epochs(recipe, epochs, len(images))
+    model, _ = train_recipe(short, images, progress=False)
     return model, f"recipe trained {epochs} epoch(s) here (no checkpoint)"
 
 
@@ -98,7 +99,7 @@ def measure(args: argparse.Namespace) -> Section:
     import torch
 
     from helpers.data import load_mnist
-    from helpers.vae import LATENT2_RECIPE, MAIN_RECIPE
+    from helpers.recipes import VAE_2D, VAE_32D
 
     events = 20 if args.smoke else max(20, args.events)
     epochs = 1 if args.smoke else max(1, args.train_epochs)
@@ -107,12 +108,12 @@ def measure(args: argparse.Namespace) -> Section:
     values = slider_values(events + WARMUP_EVENTS)
     rows, notes, ok = [], [], True
     for label, recipe in (
-        ("2-D latent (LATENT2_RECIPE)", LATENT2_RECIPE),
-        ("main (MAIN_RECIPE)", MAIN_RECIPE),
+        ("2-D latent (VAE_2D)", VAE_2D),
+        ("main (VAE_32D)", VAE_32D),
     ):
         model, origin = get_model(recipe, train.images, epochs, train_limit)
         model = model.to("cpu").eval()
-        k = recipe["model"]["latent_dim"]
+        k = recipe.latent_dim
         with torch.inference_mode():
             plain = time_plain(model.decode, k, values)[WARMUP_EVENTS:]
         try:
@@ -131,7 +132,7 @@ def measure(args: argparse.Namespace) -> Section:
         rows.append(
             [
                 label,
-                f"784-{'-'.join(map(str, recipe['model']['hidden_dims']))}-{k}",
+                f"784-{'-'.join(map(str, recipe.hidden_dims))}-{k}",
                 origin,
                 f"{median(plain) * 1e3:.2f} ms",
                 f"{percentile(plain, 95) * 1e3:.2f} ms",

@@ -11,11 +11,12 @@ also accept flat ``(N, 784)`` input. Latent codes have shape ``(N, k)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from helpers import _checks
 
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
 """Shape of one MNIST image as the series stores it: (channels, height, width)."""
@@ -39,26 +40,6 @@ def _activation(name: str | None, argument: str) -> nn.Module | None:
     return _ACTIVATIONS[name]()
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_widths(widths: Sequence[int], name: str) -> tuple[int, ...]:
-    if isinstance(widths, int) or not isinstance(widths, Sequence):
-        raise TypeError(f"{name} must be a sequence of layer widths like (256, 64), got {widths!r}")
-    return tuple(_check_positive_int(width, f"each entry of {name}") for width in widths)
-
-
-def _check_tensor(x: Any, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
-
-
 # --------------------------------------------------------------------------------------------
 # Multilayer perceptrons (notebook 01)
 # --------------------------------------------------------------------------------------------
@@ -80,7 +61,7 @@ def mlp(
         ``nn.Sequential`` mapping ``(N, d_0)`` to ``(N, d_L)``, with
         ``Σ_l (d_{l-1} + 1) d_l`` parameters (weights and biases).
     """
-    widths = _check_widths(sizes, "sizes")
+    widths = _checks.widths(sizes, "sizes")
     if len(widths) < 2:
         raise ValueError(f"sizes needs an input and an output width, got {tuple(sizes)!r}")
     _activation(activation, "activation")  # validate even when there is no hidden layer
@@ -111,14 +92,14 @@ class MLPEncoder(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.input_dim = _check_positive_int(input_dim, "input_dim")
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        self.hidden_dims = _check_widths(hidden_dims, "hidden_dims")
+        self.input_dim = _checks.positive_int(input_dim, "input_dim")
+        self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+        self.hidden_dims = _checks.widths(hidden_dims, "hidden_dims")
         self.net = mlp((self.input_dim, *self.hidden_dims, self.latent_dim), activation, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 1, 28, 28)`` or ``(N, input_dim)`` → codes ``(N, latent_dim)``."""
-        x = _check_tensor(x, "x")
+        x = _checks.float_tensor(x, "x")
         if x.ndim < 2 or x[0].numel() != self.input_dim:
             raise ValueError(
                 f"MLPEncoder expects (N, {self.input_dim}) or images with {self.input_dim} "
@@ -143,9 +124,9 @@ class MLPDecoder(nn.Module):
         output_activation: str | None = "sigmoid",
     ) -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        self.hidden_dims = _check_widths(hidden_dims, "hidden_dims")
-        self.output_shape = _check_widths(output_shape, "output_shape")
+        self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+        self.hidden_dims = _checks.widths(hidden_dims, "hidden_dims")
+        self.output_shape = _checks.widths(output_shape, "output_shape")
         output_dim = 1
         for size in self.output_shape:
             output_dim *= size
@@ -154,7 +135,7 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Codes ``(N, latent_dim)`` → images ``(N, *output_shape)``."""
-        z = _check_tensor(z, "z")
+        z = _checks.float_tensor(z, "z")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(
                 f"MLPDecoder expects codes of shape (N, {self.latent_dim}), got {tuple(z.shape)}"
@@ -167,6 +148,13 @@ class MLPDecoder(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
+def _two_channels(channels: Sequence[int]) -> tuple[int, int]:
+    widths = _checks.widths(channels, "channels")
+    if len(widths) != 2:
+        raise ValueError(f"channels must name two widths (c1, c2), got {tuple(channels)!r}")
+    return widths
+
+
 class ConvEncoder(nn.Module):
     """Two stride-2 convolutions and a linear layer: ``(N, 1, 28, 28)`` → ``(N, latent_dim)``.
 
@@ -177,10 +165,8 @@ class ConvEncoder(nn.Module):
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
                  activation: str = "relu") -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        self.channels = _check_widths(channels, "channels")
-        if len(self.channels) != 2:
-            raise ValueError(f"channels must name two widths (c1, c2), got {tuple(channels)!r}")
+        self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+        self.channels = _two_channels(channels)
         c1, c2 = self.channels
         self.features = nn.Sequential(
             nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1),
@@ -193,7 +179,7 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 1, 28, 28)`` → ``(N, latent_dim)``."""
-        x = _check_tensor(x, "x")
+        x = _checks.float_tensor(x, "x")
         if x.ndim == 2 and x.shape[1] == 784:
             x = x.reshape(-1, *IMAGE_SHAPE)
         if tuple(x.shape[1:]) != IMAGE_SHAPE:
@@ -213,10 +199,8 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
                  activation: str = "relu", output_activation: str | None = "sigmoid") -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        self.channels = _check_widths(channels, "channels")
-        if len(self.channels) != 2:
-            raise ValueError(f"channels must name two widths (c1, c2), got {tuple(channels)!r}")
+        self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+        self.channels = _two_channels(channels)
         c1, c2 = self.channels
         layers: list[nn.Module] = [
             nn.Linear(self.latent_dim, c2 * 7 * 7),
@@ -233,7 +217,7 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``(N, latent_dim)`` → ``(N, 1, 28, 28)``."""
-        z = _check_tensor(z, "z")
+        z = _checks.float_tensor(z, "z")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(
                 f"ConvDecoder expects codes of shape (N, {self.latent_dim}), got {tuple(z.shape)}"
@@ -292,7 +276,7 @@ def mlp_autoencoder(
     ``hidden_dims=()`` with ``output_activation=None`` gives the linear autoencoder
     ``x ↦ W_d (W_e x + b_e) + b_d`` that notebook 02 compares with PCA.
     """
-    hidden = _check_widths(hidden_dims, "hidden_dims")
+    hidden = _checks.widths(hidden_dims, "hidden_dims")
     encoder = MLPEncoder(latent_dim, hidden, activation=activation)
     decoder = MLPDecoder(latent_dim, tuple(reversed(hidden)), activation=activation,
                          output_activation=output_activation)
@@ -312,14 +296,14 @@ def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# The objective and the recipe of notebook 02
+# The objective of notebook 02
 # --------------------------------------------------------------------------------------------
 
 
 def squared_error_per_image(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """``||x^(i) − x̂^(i)||²`` for each image: ``(N, …)`` and ``(N, …)`` → ``(N,)`` (notebook 02)."""
-    x = _check_tensor(x, "x")
-    reconstruction = _check_tensor(reconstruction, "reconstruction")
+    x = _checks.float_tensor(x, "x")
+    reconstruction = _checks.float_tensor(reconstruction, "reconstruction")
     if x.shape[0] != reconstruction.shape[0] or x[0].numel() != reconstruction[0].numel():
         raise ValueError(
             f"x and reconstruction must hold the same images, got {tuple(x.shape)} and "
@@ -337,85 +321,3 @@ def autoencoder_loss(model: nn.Module, x_batch: torch.Tensor, y_batch: Any = Non
     ``helpers.training.train(model, loss_fn, ...)``; ``y_batch`` is ignored (no labels).
     """
     return squared_error_per_image(x_batch, model(x_batch)).mean()
-
-
-@dataclass(frozen=True)
-class AutoencoderRecipe:
-    """Everything needed to re-train an autoencoder of notebook 02 exactly.
-
-    The budget is ``epochs`` passes over a training set of ``reference_size`` images, i.e. a
-    fixed number of gradient steps. On a training set of a different size (the 4,000-image
-    offline subset) :meth:`epochs_for` scales the epochs so the number of steps stays the same.
-    """
-
-    latent_dim: int = 2
-    hidden_dims: tuple[int, ...] = (256, 64)
-    epochs: int = 5
-    batch_size: int = 256
-    lr: float = 2e-3
-    seed: int = 0
-    reference_size: int = 60_000
-
-    def epochs_for(self, n_images: int) -> int:
-        """Epochs over ``n_images`` images giving as many steps as ``epochs`` over ``reference_size``."""
-        if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
-            raise ValueError(f"n_images must be a positive integer, got {n_images!r}")
-        return max(1, round(self.epochs * self.reference_size / n_images))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The recipe as a plain dict (for printing in a notebook)."""
-        return asdict(self)
-
-
-NOTEBOOK02_RECIPE = AutoencoderRecipe()
-"""The k = 2 autoencoder of notebook 02, whose random-latent samples fail (section 8).
-
-Notebook 06 re-trains it with :func:`train_autoencoder` to set its samples beside the VAE's.
-"""
-
-
-def train_autoencoder(
-    recipe: AutoencoderRecipe,
-    train_images: torch.Tensor,
-    test_images: torch.Tensor | None = None,
-    *,
-    device: torch.device | str | None = None,
-    progress: bool = False,
-) -> tuple[Autoencoder, Any]:
-    """Train ``mlp_autoencoder`` with the squared-error objective following ``recipe`` (notebook 02).
-
-    Args:
-        recipe: architecture and training budget, e.g. :data:`NOTEBOOK02_RECIPE`.
-        train_images: ``(N, 1, 28, 28)`` float32 in [0, 1].
-        test_images: optional ``(M, 1, 28, 28)`` evaluated after every epoch.
-
-    Returns:
-        ``(model, history)`` from ``helpers.training.train`` (Adam, constant learning rate,
-        seeded by ``recipe.seed``: the same data give the same weights on the same machine).
-        It runs ``recipe.epochs_for(len(train_images))`` epochs: ``recipe.epochs`` on a
-        training set of ``recipe.reference_size`` images, proportionally more on a smaller one.
-    """
-    if not isinstance(recipe, AutoencoderRecipe):
-        raise TypeError(f"recipe must be an AutoencoderRecipe, got {type(recipe).__name__}")
-    train_images = _check_tensor(train_images, "train_images")
-    if tuple(train_images.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(
-            f"train_images must have shape (N, 1, 28, 28), got {tuple(train_images.shape)}"
-        )
-    from helpers.training import train
-
-    torch.manual_seed(recipe.seed)
-    model = mlp_autoencoder(recipe.latent_dim, recipe.hidden_dims)
-    return train(
-        model,
-        autoencoder_loss,
-        train_images,
-        test_x=test_images,
-        epochs=recipe.epochs_for(len(train_images)),
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        device=device,
-        seed=recipe.seed,
-        progress=progress,
-        desc=f"autoencoder k={recipe.latent_dim}",
-    )

@@ -25,6 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from helpers import _checks
+from helpers.plotting import digit_colors, tile_images
+from helpers.vi import gaussian_kl_per_dimension
+
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 IMAGE_SIDE = 28
@@ -81,9 +85,7 @@ def _as_batch(z: Any, name: str) -> np.ndarray:
 
 
 def _check_scale(scale: int) -> int:
-    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
-    return scale
+    return _checks.positive_int(scale, "scale")
 
 
 def _check_t(t: float) -> float:
@@ -359,8 +361,6 @@ def render_latent_map(
     codes, labels = _check_codes_labels(codes, labels, latent_dim=2)
     if not isinstance(dot_radius, int) or dot_radius < 0:
         raise ValueError(f"dot_radius must be a non-negative integer, got {dot_radius!r}")
-    from helpers.plotting import digit_colors
-
     picture = np.full((frame.height, frame.width, 3), 255, dtype=np.uint8)
     order = np.random.default_rng(seed).permutation(codes.shape[0])
     pixels = np.floor(frame.latent_to_pixel(codes[order])).astype(np.int64)
@@ -394,22 +394,23 @@ def mark_point(picture: np.ndarray, pixel: Sequence[float], radius: int = 7) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-def kl_per_dimension(mu: Any, logvar: Any) -> np.ndarray:
-    """Average KL(q(z_j|x) || N(0, 1)) per latent dimension j, in nats (notebook 05's closed form).
+def top_dimensions_by_kl(mu: Any, logvar: Any, count: int = 10) -> np.ndarray:
+    """Indices of the ``count`` latent dimensions with the largest average KL, largest first.
 
-    ``KL_j = 0.5 (mu_j^2 + exp(logvar_j) - 1 - logvar_j)`` averaged over the N rows.
-    Args: mu, logvar of shape (N, k). Returns shape (k,).
+    The KL of dimension j is ``helpers.vi.gaussian_kl_per_dimension`` (notebook 05's closed
+    form) averaged over the N encoded images; a dimension with KL near zero is not used.
+
+    Args:
+        mu, logvar: (N, k) posterior parameters of N images (arrays or tensors).
+
+    Returns:
+        int64 array (count,).
     """
     mu_array, logvar_array = _as_batch(mu, "mu"), _as_batch(logvar, "logvar")
     if mu_array.shape != logvar_array.shape:
         raise ValueError(f"mu and logvar must match, got {mu_array.shape} and {logvar_array.shape}")
-    kl = 0.5 * (mu_array**2 + np.exp(logvar_array) - 1.0 - logvar_array)
-    return kl.mean(axis=0)
-
-
-def top_dimensions_by_kl(mu: Any, logvar: Any, count: int = 10) -> np.ndarray:
-    """Indices of the ``count`` latent dimensions with the largest average KL, largest first."""
-    kl = kl_per_dimension(mu, logvar)
+    kl = gaussian_kl_per_dimension(torch.from_numpy(mu_array), torch.from_numpy(logvar_array))
+    kl = kl.mean(dim=0).numpy()
     if not isinstance(count, int) or not 1 <= count <= kl.shape[0]:
         raise ValueError(f"count must be an integer in [1, {kl.shape[0]}], got {count!r}")
     return np.argsort(-kl, kind="stable")[:count]
@@ -828,8 +829,6 @@ def traversal_explorer(
     CSS class of the box: ``vae-traversal``; the strip carries ``vae-decoded``.
     """
     import ipywidgets as widgets
-
-    from helpers.plotting import tile_images
 
     codes, labels = _check_codes_labels(codes, labels)
     pictures = _check_images(images, codes.shape[0])

@@ -60,11 +60,11 @@ def test_time_to_reach_interpolates_between_snapshots():
     assert quality.time_to_reach(snapshots, 120.0)[0] == 15
 
 
-def test_fixed_epochs_removes_the_minimum_images_floor():
-    from helpers.vae import LATENT2_RECIPE, recipe_epochs
+def test_fixed_epochs_gives_exactly_that_many_epochs():
+    from helpers.recipes import VAE_2D
 
-    recipe = quality.fixed_epochs(dict(LATENT2_RECIPE, min_images_seen=10**9), 2)
-    assert recipe_epochs(recipe, 1000) == 2 and recipe["name"] == LATENT2_RECIPE["name"]
+    recipe = quality.fixed_epochs(VAE_2D, 2, 1000)
+    assert recipe.epochs_for(1000) == 2 and recipe.name == VAE_2D.name
 
 
 def test_reference_model_is_the_pytorch_examples_vae_and_converts_exactly():
@@ -177,8 +177,8 @@ def test_widgets_smoke_times_both_models(tmp_path):
     text = _report(out)
     rows = _table_rows(text, "| model |")
     assert [row.split("|")[1].strip() for row in rows] == [
-        "2-D latent (LATENT2_RECIPE)",
-        "main (MAIN_RECIPE)",
+        "2-D latent (VAE_2D)",
+        "main (VAE_32D)",
     ]
     for row in rows:
         assert len(re.findall(r"\d+\.\d\d ms", row)) == 4

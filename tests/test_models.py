@@ -142,41 +142,6 @@ def test_autoencoder_loss_gradient_matches_finite_differences():
             assert g.view(-1)[index].item() == pytest.approx(numeric, rel=1e-5, abs=1e-7)
 
 
-def test_train_autoencoder_is_deterministic_and_learns():
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(256, 1, 28, 28, generator=generator) ** 3
-    recipe = models.AutoencoderRecipe(latent_dim=2, hidden_dims=(32,), epochs=3, batch_size=64,
-                                      lr=3e-3, seed=5, reference_size=256)
-    model_a, history_a = models.train_autoencoder(recipe, images, images[:64])
-    model_b, _ = models.train_autoencoder(recipe, images, images[:64])
-    for a, b in zip(model_a.parameters(), model_b.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-    assert history_a.epochs == 3
-    assert history_a.train[-1]["loss"] < history_a.train[0]["loss"]
-    with torch.no_grad():
-        direct = models.autoencoder_loss(model_a, images[:64]).item()
-    assert history_a.test[-1]["loss"] == pytest.approx(direct, rel=1e-5)
-
-
-def test_recipe_keeps_the_number_of_steps_on_smaller_data():
-    recipe = models.AutoencoderRecipe(epochs=5, reference_size=60_000)
-    assert recipe.epochs_for(60_000) == 5
-    assert recipe.epochs_for(4_000) == 75           # 5 * 60,000 / 4,000
-    assert recipe.epochs_for(1_000_000) == 1        # never zero
-    with pytest.raises(ValueError, match="n_images"):
-        recipe.epochs_for(0)
-    images = torch.rand(32, 1, 28, 28)
-    small = models.AutoencoderRecipe(hidden_dims=(8,), epochs=1, batch_size=16, reference_size=64)
-    _, history = models.train_autoencoder(small, images)
-    assert history.epochs == 2                      # 1 epoch of 64 images = 2 epochs of 32
-
-
-def test_notebook02_recipe_is_the_k2_model():
-    assert models.NOTEBOOK02_RECIPE.latent_dim == 2
-    assert set(models.NOTEBOOK02_RECIPE.as_dict()) == {
-        "latent_dim", "hidden_dims", "epochs", "batch_size", "lr", "seed", "reference_size"}
-
-
 @pytest.mark.parametrize(
     "call,error,message",
     [
@@ -195,10 +160,6 @@ def test_notebook02_recipe_is_the_k2_model():
         (lambda: models.count_parameters(3), TypeError, "nn.Module"),
         (lambda: models.squared_error_per_image(torch.rand(2, 784), torch.rand(3, 784)),
          ValueError, "same images"),
-        (lambda: models.train_autoencoder({"latent_dim": 2}, torch.rand(4, 1, 28, 28)),
-         TypeError, "AutoencoderRecipe"),
-        (lambda: models.train_autoencoder(models.NOTEBOOK02_RECIPE, torch.rand(4, 784)),
-         ValueError, "28, 28"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, message):

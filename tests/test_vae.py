@@ -9,7 +9,6 @@ errors.
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytest
 import torch
@@ -17,6 +16,7 @@ from sklearn.decomposition import PCA
 from torch import distributions as D
 
 from helpers import vae as V
+from helpers import vi
 
 # ----------------------------------------------------------------------------------------------
 # A linear Gaussian VAE whose marginal likelihood, posterior and ELBO are known in closed form.
@@ -68,48 +68,6 @@ def sample_data(w, b, sigma2, n: int, seed: int = 1) -> torch.Tensor:
         z @ w.T + b + sigma2.sqrt() * torch.randn(n, DATA_DIM, generator=gen, dtype=torch.float64)
     )
 
-
-# ----------------------------------------------------------------------------------------------
-# KL and log-densities
-# ----------------------------------------------------------------------------------------------
-def test_gaussian_kl_matches_torch_distributions():
-    gen = torch.Generator().manual_seed(0)
-    mu = torch.randn(50, 7, generator=gen, dtype=torch.float64)
-    logvar = torch.randn(50, 7, generator=gen, dtype=torch.float64)
-    reference = D.kl_divergence(D.Normal(mu, (0.5 * logvar).exp()), D.Normal(0.0, 1.0)).sum(-1)
-    got = V.gaussian_kl(mu, logvar)
-    assert got.shape == (50,)
-    torch.testing.assert_close(got, reference, rtol=1e-12, atol=1e-12)
-
-
-def test_gaussian_kl_matches_monte_carlo():
-    gen = torch.Generator().manual_seed(1)
-    mu = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
-    logvar = torch.tensor([[0.3, -1.2, 0.0]], dtype=torch.float64)
-    z = V.reparameterize(mu.expand(200_000, 3), logvar.expand(200_000, 3), gen)
-    log_ratio = V.gaussian_log_density(z, mu, logvar) - V.gaussian_log_density(z)
-    standard_error = log_ratio.std() / math.sqrt(len(log_ratio))
-    assert abs(log_ratio.mean() - V.gaussian_kl(mu, logvar)[0]) < 5 * standard_error
-
-
-def test_log_densities_match_torch_distributions():
-    gen = torch.Generator().manual_seed(2)
-    z, mu, logvar = (torch.randn(20, 4, generator=gen, dtype=torch.float64) for _ in range(3))
-    reference = D.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
-    torch.testing.assert_close(V.gaussian_log_density(z, mu, logvar), reference)
-    torch.testing.assert_close(V.gaussian_log_density(z), D.Normal(0.0, 1.0).log_prob(z).sum(-1))
-    logits = 5 * torch.randn(20, 30, generator=gen, dtype=torch.float64)
-    x = (torch.rand(20, 30, generator=gen) < 0.5).double()
-    torch.testing.assert_close(
-        V.bernoulli_log_likelihood(logits, x), D.Bernoulli(logits=logits).log_prob(x).sum(-1)
-    )
-
-
-def test_kl_rejects_bad_input():
-    with pytest.raises(ValueError, match="same shape"):
-        V.gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 4))
-    with pytest.raises(TypeError, match="floating-point"):
-        V.gaussian_kl(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,7 +154,7 @@ def test_iwae_k1_is_the_elbo_in_expectation():
             DATA_DIM * math.log(2 * math.pi * sigma2)
             + (residual.pow(2).sum(-1) + (logvar.exp() * w.pow(2).sum(0)).sum(-1)) / sigma2
         )
-        elbo = expected_log_lik - V.gaussian_kl(mu, logvar)
+        elbo = expected_log_lik - vi.gaussian_kl(mu, logvar)
     repeats = 20_000
     l1 = V.iwae_bound(model, x.repeat(repeats, 1), 1, batch_size=20_000, seed=1).reshape(repeats, 4)
     standard_error = l1.std(0) / math.sqrt(repeats)
@@ -258,37 +216,6 @@ def test_ppca_matches_multivariate_normal_and_scikit_learn():
 
 
 # ----------------------------------------------------------------------------------------------
-# Gradient estimators: both unbiased on a problem with a known gradient
-# ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "estimator", [V.score_function_gradient_samples, V.reparameterization_gradient_samples]
-)
-def test_gradient_estimators_are_unbiased(estimator):
-    a = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
-    c = torch.tensor([0.3, 1.0, -2.0], dtype=torch.float64)
-    mu = torch.tensor([0.5, -1.0, 0.2], dtype=torch.float64)
-    logvar = torch.tensor([0.0, -0.7, 0.4], dtype=torch.float64)
-
-    def f(z):  # E_q f = Σ a(μ² + σ²) + c μ
-        return (a * z.pow(2) + c * z).sum(-1)
-
-    true_mu = 2 * a * mu + c
-    true_logvar = a * logvar.exp()
-    grad_mu, grad_logvar = estimator(f, mu, logvar, 200_000, torch.Generator().manual_seed(0))
-    for samples, truth in ((grad_mu, true_mu), (grad_logvar, true_logvar)):
-        standard_error = samples.std(0) / math.sqrt(len(samples))
-        assert torch.all((samples.mean(0) - truth).abs() < 5 * standard_error), (
-            samples.mean(0),
-            truth,
-        )
-
-
-def test_gradient_estimators_reject_bad_f():
-    with pytest.raises(ValueError, match=r"\(S, k\) to \(S,\)"):
-        V.reparameterization_gradient_samples(lambda z: z, torch.zeros(2), torch.zeros(2), 10)
-
-
-# ----------------------------------------------------------------------------------------------
 # Active units
 # ----------------------------------------------------------------------------------------------
 def test_active_units_counts_dimensions_that_depend_on_x():
@@ -302,126 +229,3 @@ def test_active_units_counts_dimensions_that_depend_on_x():
 
 
 # ----------------------------------------------------------------------------------------------
-# Checkpoints and recipes
-# ----------------------------------------------------------------------------------------------
-def test_checkpoint_round_trip_and_mismatch(tmp_path, monkeypatch):
-    torch.manual_seed(0)
-    model = V.VAE(hidden_dims=(10,), latent_dim=3, likelihood="gaussian")
-    config = {"recipe": {"hidden_dims": (10,)}, "seed": 0}
-    path = V.save_checkpoint(model, tmp_path / "sub" / "m.pt", config)
-    calls = []
-    real_load = torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("weights_only"))
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
-    loaded = V.load_checkpoint(path, {"recipe": {"hidden_dims": [10]}, "seed": 0})
-    assert calls == [True]
-    assert loaded is not None and not loaded.training
-    z = torch.randn(4, 3)
-    torch.testing.assert_close(loaded.decode(z), model.decode(z))
-    torch.testing.assert_close(loaded.decoder_logvar, model.decoder_logvar)
-    assert V.load_checkpoint(path, {"recipe": {"hidden_dims": [10]}, "seed": 1}) is None
-    assert V.load_checkpoint(tmp_path / "missing.pt", config) is None
-    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert V.load_checkpoint(tmp_path / "bad.pt", config) is None
-    assert any("retrained" in str(w.message) for w in caught)
-
-
-def test_checkpoint_config_tells_data_apart():
-    images = torch.rand(100, 1, 28, 28)
-    recipe = dict(V.LATENT2_RECIPE, train_images=None)
-    assert V.checkpoint_config(recipe, images) == V.checkpoint_config(recipe, images.clone())
-    assert V.checkpoint_config(recipe, images) != V.checkpoint_config(recipe, images[:50])
-    assert V.checkpoint_config(recipe, images) != V.checkpoint_config(recipe, images, seed=1)
-    with pytest.raises(ValueError, match="recipe"):
-        V.checkpoint_config({"name": "x"}, images)
-
-
-def tiny_recipe(**overrides):
-    """A recipe small enough to train in a test: 784-16-2, one epoch of batches of 100."""
-    recipe = {
-        "name": "tiny",
-        "model": {
-            "input_dim": 784,
-            "hidden_dims": [16],
-            "latent_dim": 2,
-            "likelihood": "bernoulli",
-        },
-        "epochs": 1,
-        "batch_size": 100,
-        "lr": 1e-3,
-        "lr_schedule": "cosine",
-        "train_images": None,
-    }
-    return {**recipe, **overrides}
-
-
-def test_train_recipe_and_load_or_train(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
-    images = torch.rand(300, 1, 28, 28)
-    recipe = tiny_recipe(epochs=2, train_images=200)
-    model, history = V.train_recipe(recipe, images, progress=False)
-    assert history.epochs == 2 and {"recon", "kl"} <= set(history.train[0])
-    again, trained_history = V.train_recipe(recipe, images, progress=False)
-    torch.testing.assert_close(again.decode(torch.zeros(1, 2)), model.decode(torch.zeros(1, 2)))
-    first, loaded = V.load_or_train(recipe, images, progress=False)
-    assert not loaded and V.checkpoint_path(recipe).is_file()
-    second, loaded = V.load_or_train(recipe, images, progress=False)
-    assert loaded
-    torch.testing.assert_close(second.decode(torch.zeros(1, 2)), model.decode(torch.zeros(1, 2)))
-
-
-def test_recipe_epochs_keep_the_images_seen():
-    assert V.recipe_epochs(V.LATENT2_RECIPE, 30_000) == 4
-    assert V.recipe_epochs(V.LATENT2_RECIPE, 4_000) == 30  # 30 × 4,000 ≥ 120,000 images
-    assert V.recipe_epochs(V.MAIN_RECIPE, 4_000) == V.MAIN_RECIPE["epochs"]
-
-
-def test_init_output_bias_makes_the_untrained_decoder_predict_pixel_means():
-    torch.manual_seed(0)
-    images = torch.rand(500, 1, 28, 28) * torch.linspace(0, 1, 784).reshape(1, 1, 28, 28)
-    images[:, :, 0, 0] = 0.0  # an always-black pixel gets the clamped probability, not −inf
-    model = V.VAE(hidden_dims=(16,), latent_dim=2)
-    with torch.no_grad():
-        model.decoder[-1].weight.zero_()  # so the decoder's output is its bias alone
-    V.init_output_bias(model, images)
-    probabilities = model.mean_image(torch.randn(3, 2))
-    expected = images.reshape(500, 784).double().mean(0).clamp(1e-3, 1 - 1e-3).float()
-    torch.testing.assert_close(probabilities, expected.expand(3, 784), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="Bernoulli"):
-        V.init_output_bias(V.VAE(hidden_dims=(), latent_dim=2, likelihood="gaussian"), images)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        V.init_output_bias(model, images * 2)
-    with pytest.raises(ValueError, match="shape"):
-        V.init_output_bias(model, torch.rand(5, 10))
-
-
-def test_train_recipe_applies_warmup_and_output_bias(monkeypatch):
-    images = torch.rand(300, 1, 28, 28) * 0.5
-    recipe = tiny_recipe(warmup_fraction=0.2, output_bias="pixel_log_odds")
-    seen = {}
-
-    def fake_train(model, loss_fn, x, **kwargs):  # records what train_recipe passes on
-        seen["bias"] = model.decoder[-1].bias.detach().clone()
-        seen["schedule"] = kwargs["lr_schedule"]
-        return model, None
-
-    monkeypatch.setattr("helpers.training.train", fake_train)
-    V.train_recipe(recipe, images, progress=False)
-    expected_bias = torch.logit(images.reshape(300, 784).double().mean(0)).float()
-    torch.testing.assert_close(seen["bias"], expected_bias, rtol=1e-5, atol=1e-5)
-    schedule = seen["schedule"]
-    # linear warm-up over the first 20 of 100 steps, then a half cosine from 1 to 0
-    assert schedule(0, 100) == pytest.approx(1 / 20) and schedule(19, 100) == pytest.approx(1.0)
-    assert schedule(60, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi * 40 / 80)))
-    V.train_recipe({**recipe, "lr_schedule": "constant"}, images, progress=False)
-    constant = seen["schedule"]  # the same warm-up, then the full rate to the end
-    assert constant(0, 100) == pytest.approx(1 / 20) and constant(99, 100) == pytest.approx(1.0)
-    for bad in ({"warmup_fraction": 1.0}, {"warmup_fraction": "0.1"}, {"output_bias": "zeros"}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
-            V.train_recipe({**recipe, **bad}, images, progress=False)
