@@ -135,27 +135,35 @@ def evaluate(
     *,
     batch_size: int = 1000,
     device: torch.device | str | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Average ``loss_fn`` and its extra metrics over ``x`` in eval mode, without gradients.
 
     Batches are weighted by their size, so the result equals the mean over all examples when
-    ``loss_fn`` returns per-batch means.
+    ``loss_fn`` returns per-batch means. A loss that draws noise (the VAE's reparameterized
+    sample) draws it from torch's generators forked for this call and seeded with ``seed``: the
+    same model gives the same numbers on every call, and evaluating never moves the random
+    stream that training draws from (so recording a held-out loss during :func:`train` does not
+    change the trained model).
     """
     _check_tensors(x, y, "test")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     totals: dict[str, float] = {}
-    try:
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size].to(device)
-            yb = None if y is None else y[start : start + batch_size].to(device)
-            loss, extras = _split_loss(loss_fn(model, xb, yb))
-            weight = len(xb)
-            for name, value in {"loss": loss.item(), **extras}.items():
-                totals[name] = totals.get(name, 0.0) + value * weight
-    finally:
-        model.train(was_training)
+    cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        try:
+            for start in range(0, len(x), batch_size):
+                xb = x[start : start + batch_size].to(device)
+                yb = None if y is None else y[start : start + batch_size].to(device)
+                loss, extras = _split_loss(loss_fn(model, xb, yb))
+                weight = len(xb)
+                for name, value in {"loss": loss.item(), **extras}.items():
+                    totals[name] = totals.get(name, 0.0) + value * weight
+        finally:
+            model.train(was_training)
     return {name: value / len(x) for name, value in totals.items()}
 
 
@@ -199,7 +207,9 @@ def train(
         time_budget_s: stop after the epoch during which this many training seconds passed.
         device: where to train; default the device of the model's parameters.
         seed: seeds the shuffling and ``batch_transform``'s generator (the model's
-            initialization is the caller's business: seed before building it).
+            initialization and any noise the loss draws from torch's global generator are the
+            caller's business: seed before building the model). Evaluating ``test_x`` uses
+            generators of its own (see :func:`evaluate`), so it never changes the training run.
         progress: show a ``tqdm.auto`` bar per epoch with the running loss.
         desc: label of the progress bar.
 
@@ -256,8 +266,8 @@ def train(
             try:
                 for start in range(0, m, batch_size):
                     index = order[start : start + batch_size]
-                    xb = train_x[index].to(device)
-                    yb = None if train_y is None else train_y[index].to(device)
+                    xb = train_x.index_select(0, index).to(device)
+                    yb = None if train_y is None else train_y.index_select(0, index).to(device)
                     if batch_transform is not None:
                         xb = batch_transform(xb, device_generator)
                     if lr_schedule is not None:
@@ -292,7 +302,10 @@ def train(
             history.seconds.append(seconds)
             if test_x is not None:
                 history.test.append(
-                    evaluate(model, loss_fn, test_x, test_y, batch_size=max(batch_size, 1000), device=device)
+                    evaluate(
+                        model, loss_fn, test_x, test_y,
+                        batch_size=max(batch_size, 1000), device=device, seed=seed,
+                    )
                 )
             history.epochs = epoch + 1
             if time_budget_s is not None and history.total_seconds >= time_budget_s and epoch + 1 < epochs:

@@ -106,6 +106,36 @@ def test_same_seed_same_result_and_batch_transform_gets_a_generator():
     assert all(isinstance(g, torch.Generator) for g in seen_generators)
 
 
+def noisy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """A loss that draws noise from torch's global generator, as the VAE's sampled ELBO does."""
+    prediction = model(x + 0.1 * torch.randn_like(x))
+    return ((prediction - y) ** 2).mean()
+
+
+def test_evaluation_noise_never_moves_the_training_stream():
+    x, y = make_regression()
+
+    def run(with_test: bool):
+        torch.manual_seed(7)
+        model = nn.Linear(3, 1).double()
+        return train(model, noisy_loss, x, y, test_x=x[:64] if with_test else None,
+                     test_y=y[:64] if with_test else None, epochs=3, batch_size=32, seed=1,
+                     progress=False)
+
+    (model_a, history_a), (model_b, _) = run(True), run(False)
+    for p, q in zip(model_a.parameters(), model_b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert len(history_a.test) == 3
+    # evaluate repeats exactly on the same model and leaves the caller's stream alone
+    torch.manual_seed(3)
+    expected = torch.rand(2)
+    torch.manual_seed(3)
+    first = evaluate(model_a, noisy_loss, x, y)
+    torch.testing.assert_close(torch.rand(2), expected, rtol=0, atol=0)
+    assert evaluate(model_a, noisy_loss, x, y) == first
+    assert evaluate(model_a, noisy_loss, x, y, seed=1) != first
+
+
 def test_non_finite_loss_stops_with_a_clear_message():
     x, y = make_regression(m=64)
     y[40] = float("nan")
