@@ -52,7 +52,7 @@ SERIES_RCPARAMS: dict[str, Any] = {
 
 
 def use_series_style() -> dict[str, Any]:
-    """Apply the series' matplotlib style (called by ``helpers.setup_notebook``).
+    """Apply the series' matplotlib style (called by ``helpers.notebook.setup_notebook``).
 
     Imports pyplot first, so that a Jupyter inline backend has applied its own rc settings
     before ours override them. Returns the dictionary of rcParams that was applied.
@@ -319,7 +319,8 @@ def plot_learning_curves(
         ax: Axes to draw into; a new figure when ``None``.
         title: Axes title.
         label: prefix of the legend entries (e.g. ``"k = 2"``), to overlay several runs.
-        ylabel: y-axis label; defaults to the metric names.
+        ylabel: y-axis label; by default the metric names, unless ``ax`` already has a label
+            (so overlaying a second run keeps the first run's label).
         logy: logarithmic y axis.
         color: one colour for all curves (useful when overlaying runs); default cycles.
 
@@ -359,7 +360,10 @@ def plot_learning_curves(
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel if ylabel is not None else ", ".join(metrics))
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    elif not ax.get_ylabel():  # a second run drawn on the same axes keeps the first label
+        ax.set_ylabel(", ".join(metrics))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend()
     if title is not None:

@@ -154,6 +154,17 @@ def test_plot_learning_curves_draws_the_history_values():
     assert ax.get_xlabel() == "epoch"
 
 
+def test_a_second_run_on_the_same_axes_keeps_the_first_ylabel():
+    history = SimpleNamespace(train=[{"loss": 2.0}, {"loss": 1.0}], test=[])
+    ax = plotting.plot_learning_curves(history, label="k = 2", ylabel="squared error per image")
+    plotting.plot_learning_curves(history, label="k = 16", ax=ax, title=None)
+    assert ax.get_ylabel() == "squared error per image"
+    fresh = plotting.plot_learning_curves(history, metrics=("loss",))
+    assert fresh.get_ylabel() == "loss"
+    plotting.plot_learning_curves(history, ax=fresh, ylabel="nats")  # an explicit label wins
+    assert fresh.get_ylabel() == "nats"
+
+
 def test_plot_learning_curves_with_training_history():
     from helpers.training import History
 
