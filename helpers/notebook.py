@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from helpers.data import ensure_mnist
+from helpers.plotting import use_series_style
+
 
 @dataclass(frozen=True)
 class SetupInfo:
@@ -104,13 +107,9 @@ def setup_notebook(seed: int = 0, *, data: bool = True, device: str | None = Non
     seed_everything(seed)
     torch.set_flush_denormal(True)  # returns False (and changes nothing) on CPUs without support
     chosen = choose_device(device)
-    from helpers.plotting import use_series_style
-
     use_series_style()
     source = None
     if data:
-        from helpers.data import ensure_mnist
-
         source = ensure_mnist("mnist")
     versions = library_versions()
     parts = [" ".join(f"{name} {version}" for name, version in versions.items())]
