@@ -14,6 +14,9 @@ README
   128), trained for the same wall-clock budgets (15, 30, 60, 120 s) in one process on the same
   data and threads; test −ELBO and the IWAE (K = 1000) estimate of −log p(x) on the fixed-binarized
   test set, and how long the reference needs to reach our 60-second result.
+* **overhead** (``bench/overhead.py``): one epoch of notebook 06's recipe through the training
+  loop against the same number of optimizer steps on one fixed batch; what batch selection,
+  dynamic binarization, bookkeeping and the progress bar cost (budget: 15 %).
 * **widgets** (``bench/widgets.py``): kernel-side milliseconds from a slider event to new PNG
   bytes, median and p95, for the 2-D and the main model of notebook 07.
 * **install** (``bench/install.py``): seconds from a fresh ``git clone`` to a working environment

@@ -1,6 +1,6 @@
 """The entry point: run the chosen benchmarks and write one report (see ``bench/__init__.py``).
 
-``python -m bench [--smoke] [--only runtime,quality,widgets,install] [--out docs/benchmarks.md]``
+``python -m bench [--smoke] [--only runtime,quality,overhead,widgets,install] [--out docs/benchmarks.md]``
 plus each script's own options (``--budgets``, ``--repeats``, ``--events`` ...).
 """
 
@@ -15,10 +15,16 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import install, quality, runtime, widgets  # noqa: E402
+from bench import install, overhead, quality, runtime, widgets  # noqa: E402
 from bench.common import add_common_arguments, write_report  # noqa: E402
 
-SCRIPTS = {"runtime": runtime, "quality": quality, "widgets": widgets, "install": install}
+SCRIPTS = {
+    "runtime": runtime,
+    "quality": quality,
+    "overhead": overhead,
+    "widgets": widgets,
+    "install": install,
+}
 """Every benchmark, in the order the report shows them."""
 
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 # bench/ is a folder of scripts beside helpers/, not part of the installed package: pytest's
 # pythonpath setting (pyproject.toml) puts the repository root on sys.path.
-from bench import install, quality, run, runtime, widgets
+from bench import install, overhead, quality, run, runtime, widgets
 from bench.common import ROOT, markdown_table, percentile
 
 # ----------------------------------------------------------------------------------------------
@@ -169,6 +169,20 @@ def test_quality_smoke_compares_both_recipes(tmp_path):
         assert float(cells[7]) == pytest.approx(ref_iwae - ours_iwae, abs=0.011)
     assert "**Ratio.**" in text
     assert (tmp_path / "report_quality.png").stat().st_size > 1000
+
+
+def test_overhead_smoke_compares_the_loop_with_the_steps_alone(tmp_path):
+    out = tmp_path / "report.md"
+    assert overhead.main(["--smoke", "--out", str(out)]) == 0
+    text = _report(out)
+    assert "## Training-loop overhead" in text
+    rows = {r.split("|")[1].strip(): r for r in _table_rows(text, "| per epoch (median of 1) |")}
+    loop = float(rows["loop epoch (`train_recipe`, `VAE_32D`)"].split("|")[2])
+    steps = float(rows["steps alone (one fixed batch)"].split("|")[2])
+    assert loop > 0 and steps > 0
+    shown = float(rows["**loop overhead**"].split("|")[3].strip(" *%"))
+    rounding = 100 * 0.005 * (1 / steps + loop / steps**2) + 0.05  # seconds shown to 0.01 s
+    assert shown == pytest.approx(100 * (loop / steps - 1), abs=rounding)
 
 
 def test_widgets_smoke_times_both_models(tmp_path):
