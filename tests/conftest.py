@@ -1,0 +1,19 @@
+"""Markers for the whole test suite (tests/browser has its own conftest for its fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Modules whose every test is `slow`: left out of `make check` (-m "not slow"), run by `make test`.
+# test_bench.py smoke-runs every benchmark script in fresh kernels; test_lab.py marks itself.
+SLOW_MODULES = {"test_bench.py"}
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path).resolve()
+        if path.parent == TESTS_DIR and path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
