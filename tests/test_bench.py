@@ -216,7 +216,7 @@ def test_entry_point_runs_only_the_chosen_parts(tmp_path):
 def test_entry_point_refuses_an_unknown_part(capsys):
     with pytest.raises(SystemExit):
         run.main(["--only", "speed"])
-    assert "runtime, quality, widgets, install" in capsys.readouterr().err
+    assert "runtime, quality, overhead, widgets, install" in capsys.readouterr().err
 
 
 def test_a_failed_part_is_reported_and_sets_the_exit_code(tmp_path):

@@ -141,3 +141,10 @@ def test_notebooks_import_helpers_one_way_and_every_module_they_use(path):
     if unused:
         problems.append(f"imports helpers.{sorted(unused)} without using them")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_the_readme_map_agrees_with_the_package_map():
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, flags=re.MULTILINE)
+    public = {module: layer for module, layer in layer_table().items() if not module.startswith("_")}
+    assert {module: int(layer) for layer, module in rows} == public
