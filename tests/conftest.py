@@ -1,10 +1,12 @@
-"""Markers for the whole test suite (tests/browser has its own conftest for its fixtures)."""
+"""Markers and shared fixtures for the whole test suite (tests/browser has its own conftest)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from tests.loopback import server  # noqa: F401  (the loopback HTTP server fixture)
 
 # Modules whose every test is `slow`: left out of `make check` (-m "not slow"), run by `make test`.
 # test_bench.py smoke-runs every benchmark script in fresh kernels; test_lab.py marks itself.

