@@ -28,7 +28,6 @@ import hashlib
 import http.client
 import ipaddress
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from helpers import paths
 
 __all__ = [
     "ChecksumError",
@@ -274,60 +275,34 @@ def _progress_bar(total: int | None, description: str, enabled: bool) -> Iterato
         bar.close()
 
 
-def _fsync_directory(folder: Path) -> None:
-    """Make a rename durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _fetch_one(url: str, destination: Path, expected: str, timeout: float, progress: bool) -> None:
-    """Download ``url`` into a temp file next to ``destination``; verify; rename into place.
+    """Download ``url`` and verify it, through ``helpers.paths.atomic_write``: only a complete
+    file with the expected SHA-256 is renamed onto ``destination``; on any failure
+    (KeyboardInterrupt included) the temporary file is removed."""
 
-    The temp file is removed on every failure, KeyboardInterrupt included.
-    """
-    fd, temp_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    temp_path = Path(temp_name)
-    try:
+    def write(out: Any) -> None:
         hasher = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            opener = urllib.request.build_opener(_SecureRedirects)
-            request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-            with opener.open(request, timeout=timeout) as response:
-                length_header = response.headers.get("Content-Length")
-                total = int(length_header) if length_header and length_header.isdigit() else None
-                received = 0
-                with _progress_bar(total, destination.name, progress) as bar:
-                    while chunk := response.read(_CHUNK_BYTES):
-                        out.write(chunk)
-                        hasher.update(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            if total is not None and received != total:
-                raise _TransferFailed(
-                    f"the connection closed after {received:,} of {total:,} bytes"
-                )
-            out.flush()
-            os.fsync(out.fileno())
+        opener = urllib.request.build_opener(_SecureRedirects)
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        with opener.open(request, timeout=timeout) as response:
+            length_header = response.headers.get("Content-Length")
+            total = int(length_header) if length_header and length_header.isdigit() else None
+            received = 0
+            with _progress_bar(total, destination.name, progress) as bar:
+                while chunk := response.read(_CHUNK_BYTES):
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        if total is not None and received != total:
+            raise _TransferFailed(f"the connection closed after {received:,} of {total:,} bytes")
         digest = hasher.hexdigest()
         if digest != expected:
             raise _ChecksumMismatch(
                 f"SHA-256 mismatch: expected {expected}, got {digest} ({received:,} bytes)"
             )
-        os.replace(temp_path, destination)
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        raise
-    _fsync_directory(destination.parent)
+
+    paths.atomic_write(destination, write)
 
 
 def _describe_failure(exc: BaseException, timeout: float) -> str:

@@ -2,12 +2,11 @@
 
 A :class:`Recipe` is one frozen value that fixes a trained model: the architecture, the
 optimizer's schedule, the number of epochs, the training images and the seed. The same recipe on
-the same data and machine gives the same weights, so a checkpoint saved by one notebook is reused
-by a later one only when its recipe and a fingerprint of its training data match (notebook 06
-saves the VAEs that notebook 07 explores; notebook 06 re-trains notebook 02's autoencoder).
+the same data and machine gives the same weights, so a saved checkpoint is reused only when its
+recipe and a fingerprint of its training data match.
 
-The recipes of the series are named by what they train: :data:`AUTOENCODER_2D` (notebook 02),
-:data:`VAE_32D` and :data:`VAE_2D` (notebook 06). One rule sets the epochs on a training set of
+The recipes of the series are named by what they train: :data:`AUTOENCODER_2D` (taught in
+notebook 02), :data:`VAE_32D` and :data:`VAE_2D` (notebook 06). One rule sets the epochs on a training set of
 another size (the 4,000-image offline subset): a recipe's budget is a number of images seen,
 ``epochs`` passes over its reference set, so a smaller set gets proportionally more epochs
 (:meth:`Recipe.epochs_for`).
@@ -21,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,8 +30,8 @@ from torch import Tensor, nn
 from helpers import _checks
 from helpers.data import FULL_SIZES, binarize_dynamic
 from helpers.models import Autoencoder, autoencoder_loss, mlp_autoencoder
-from helpers.paths import checkpoint_dir
-from helpers.training import History, cosine_schedule, train
+from helpers.paths import atomic_write, checkpoint_dir
+from helpers.training import History, cosine_schedule, seeded_random_state, train
 from helpers.vae import VAE, negative_elbo
 
 __all__ = [
@@ -111,20 +108,26 @@ class Recipe:
                 f"got {self.name!r}"
             )
         _checks.choice(self.model, "model", MODEL_KINDS)
-        _checks.positive_int(self.latent_dim, "latent_dim")
-        object.__setattr__(self, "hidden_dims", _checks.widths(self.hidden_dims, "hidden_dims"))
-        _checks.positive_int(self.epochs, "epochs")
-        _checks.positive_int(self.batch_size, "batch_size")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        checked = {  # stored as plain Python values, so the recipe round-trips through JSON
+            "latent_dim": _checks.positive_int(self.latent_dim, "latent_dim"),
+            "hidden_dims": _checks.widths(self.hidden_dims, "hidden_dims"),
+            "epochs": _checks.positive_int(self.epochs, "epochs"),
+            "batch_size": _checks.positive_int(self.batch_size, "batch_size"),
+            "lr": _checks.positive_number(self.lr, "lr"),
+            "warmup_fraction": _checks.number_in(
+                self.warmup_fraction, "warmup_fraction", 0.0, 1.0, high_open=True
+            ),
+            "train_images": None
+            if self.train_images is None
+            else _checks.positive_int(self.train_images, "train_images"),
+            "seed": _checks.non_negative_int(self.seed, "seed"),
+        }
+        for field_name, value in checked.items():
+            object.__setattr__(self, field_name, value)
         _checks.choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        _checks.number_in(self.warmup_fraction, "warmup_fraction", 0.0, 1.0, high_open=True)
         _checks.choice(self.output_bias, "output_bias", OUTPUT_BIAS_INITS)
         if self.output_bias is not None and self.model != "vae":
             raise ValueError(f"output_bias applies to a VAE only, got model={self.model!r}")
-        if self.train_images is not None:
-            _checks.positive_int(self.train_images, "train_images")
-        _checks.non_negative_int(self.seed, "seed")
 
     @property
     def reference_images(self) -> int:
@@ -150,26 +153,26 @@ AUTOENCODER_2D = Recipe(
     name="autoencoder_2d", model="autoencoder", latent_dim=2, hidden_dims=(256, 64),
     epochs=5, batch_size=256, lr=2e-3,
 )
-"""Notebook 02's k = 2 MLP autoencoder (784-256-64-2 and back, squared error, Adam 2e-3 constant,
-5 epochs over full MNIST), whose random-latent samples fail; notebook 06 sets it beside the VAE."""
+"""The k = 2 MLP autoencoder of notebook 02: 784-256-64-2 and back, squared error, Adam 2e-3
+constant, 5 epochs over full MNIST."""
 
 VAE_32D = Recipe(
     name="vae_32d", model="vae", latent_dim=32, hidden_dims=(400,),
     epochs=18, batch_size=256, lr=8e-3, lr_schedule="cosine", warmup_fraction=0.05,
     output_bias="pixel_log_odds",
 )
-"""Notebook 06's quality model: a 784-400-32 MLP VAE on dynamically binarized MNIST, batches of
-256, fused Adam with a peak learning rate of 8e-3 reached by a linear warm-up over the first 5 %
-of the steps and decayed to zero with a cosine, the decoder's output bias started at the pixels'
-log-odds, 18 epochs (35-45 s on 2 idle cores with full MNIST). Notebook 07 explores it."""
+"""The 32-dimensional VAE of notebook 06: a 784-400-32 MLP VAE on dynamically binarized MNIST,
+batches of 256, fused Adam with a peak learning rate of 8e-3 reached by a linear warm-up over the
+first 5 % of the steps and decayed to zero with a cosine, the decoder's output bias started at the
+pixels' log-odds, 18 epochs (35-45 s on 2 idle cores with full MNIST)."""
 
 VAE_2D = Recipe(
     name="vae_2d", model="vae", latent_dim=2, hidden_dims=(400,),
     epochs=4, batch_size=128, lr=2e-3, lr_schedule="cosine", train_images=30_000,
 )
-"""Notebook 06's 2-D VAE (the latent manifold and the codes coloured by digit), explored with
-widgets in notebook 07: the first 30,000 training images for 4 epochs (on the offline subset,
-all 4,000 images for 30 epochs: as many images seen)."""
+"""The 2-D VAE of notebook 06, whose whole latent space can be drawn: the first 30,000 training
+images for 4 epochs (on the offline subset, all 4,000 images for 30 epochs: as many images
+seen)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,10 +235,6 @@ def init_output_bias(model: VAE, images: Tensor, clamp: float = 1e-3) -> VAE:
     return model
 
 
-def _cuda_devices() -> list[int]:
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-
-
 def train_recipe(
     recipe: Recipe,
     train_images: Tensor,
@@ -272,8 +271,7 @@ def train_recipe(
         final_fraction=0.0 if recipe.lr_schedule == "cosine" else 1.0,
     )
     is_vae = recipe.model == "vae"
-    with torch.random.fork_rng(devices=_cuda_devices()):
-        torch.manual_seed(recipe.seed)
+    with seeded_random_state(recipe.seed, device if device is not None else "cpu"):
         model = build_model(recipe)
         if recipe.output_bias == "pixel_log_odds":
             init_output_bias(model, images)
@@ -302,14 +300,15 @@ def checkpoint_config(recipe: Recipe, train_images: Tensor) -> dict[str, Any]:
     """Everything that determines a trained model: the recipe and a fingerprint of its data.
 
     The fingerprint (number of images and their pixel sum) keeps a model trained on the offline
-    5,000-image subset from being mistaken for one trained on full MNIST, and vice versa.
+    subset's 4,000 training images from being mistaken for one trained on full MNIST, and vice
+    versa.
     """
     recipe = _check_recipe(recipe)
     used = _recipe_images(recipe, train_images)
     return {
         "recipe": recipe.as_dict(),
         "num_train_images": int(used.shape[0]),
-        "train_pixel_sum": round(float(used.double().sum()), 1),
+        "train_pixel_sum": round(float(used.sum(dtype=torch.float64)), 1),
     }
 
 
@@ -321,34 +320,32 @@ def checkpoint_path(recipe: Recipe) -> Path:
 def save_checkpoint(model: nn.Module, recipe: Recipe, train_images: Tensor) -> Path:
     """Write the model's weights with its recipe and data fingerprint to :func:`checkpoint_path`.
 
-    The bytes go to a temporary file in the same folder, which is flushed and fsynced, then
-    renamed onto the checkpoint (``os.replace``): a reader sees the old file or the new one,
-    never half of one, and an interrupted save leaves no temporary file behind.
+    The weights must be those of the model the recipe describes (checked by loading them into
+    :func:`build_model`'s model), so every checkpoint written can be read back. The file is
+    written with ``helpers.paths.atomic_write``: a reader sees the old checkpoint or the new one,
+    never half of one.
 
     Returns:
         The checkpoint's path.
     """
     recipe = _check_recipe(recipe)
-    expected = VAE if recipe.model == "vae" else Autoencoder
-    if not isinstance(model, expected):
-        raise TypeError(
-            f"recipe {recipe.name!r} trains a {expected.__name__}, got a {type(model).__name__}"
-        )
-    path = checkpoint_path(recipe)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    payload = {"config": checkpoint_config(recipe, train_images), "state_dict": state}
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with seeded_random_state(0):  # building the reference model draws random weights
+        reference = build_model(recipe)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+        if type(model) is not type(reference):
+            raise TypeError(f"it is a {type(model).__name__}")
+        reference.load_state_dict(state, strict=True)
+    except (TypeError, RuntimeError) as error:
+        raise ValueError(
+            f"recipe {recipe.name!r} trains the {type(reference).__name__} of latent size "
+            f"{recipe.latent_dim} with hidden widths {recipe.hidden_dims}; the model given does "
+            f"not match it ({str(error).splitlines()[0]})"
+        ) from None
+    payload = {"config": checkpoint_config(recipe, train_images), "state_dict": state}
+    return atomic_write(checkpoint_path(recipe), lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(recipe: Recipe, train_images: Tensor) -> Autoencoder | VAE | None:
@@ -370,7 +367,7 @@ def load_checkpoint(recipe: Recipe, train_images: Tensor) -> Autoencoder | VAE |
             raise ValueError("not a checkpoint written by helpers.recipes.save_checkpoint")
         if saved["config"] != config:
             return None
-        with torch.random.fork_rng(devices=[]):
+        with seeded_random_state(0):  # the weights are overwritten below
             model = build_model(recipe)
         model.load_state_dict(saved["state_dict"])
     except Exception as error:  # noqa: BLE001 - any unreadable file means "retrain"
@@ -398,6 +395,12 @@ def load_or_train(
     model = load_checkpoint(recipe, train_images)
     if model is not None:
         return (model.to(device) if device is not None else model), True
+    path = checkpoint_path(recipe)
+    if path.is_file():
+        print(
+            f"The checkpoint {path.name} does not match this recipe and these training images "
+            "(or could not be read): training the recipe now and replacing it."
+        )
     model, _ = train_recipe(recipe, train_images, device=device, progress=progress)
     save_checkpoint(model, recipe, train_images)
     return model, False

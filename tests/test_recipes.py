@@ -235,10 +235,36 @@ def test_checkpoint_round_trip_loads_with_weights_only(cache, monkeypatch, kind)
     assert recipes.load_checkpoint(recipe, images[:100]) is None
 
 
-def test_save_checkpoint_rejects_the_wrong_model(cache):
-    with pytest.raises(TypeError, match="Autoencoder"):
-        recipes.save_checkpoint(vae.VAE(hidden_dims=(4,), latent_dim=2), recipes.AUTOENCODER_2D,
-                                torch.rand(3, 1, 28, 28))
+def test_save_checkpoint_rejects_a_model_the_recipe_does_not_describe(cache):
+    images = torch.rand(3, 1, 28, 28)
+    with pytest.raises(ValueError, match="is a VAE"):
+        recipes.save_checkpoint(vae.VAE(hidden_dims=(4,), latent_dim=2), recipes.AUTOENCODER_2D, images)
+    wider = tiny(hidden_dims=(32,))
+    model = recipes.build_model(wider)
+    with pytest.raises(ValueError, match="does not match"):
+        recipes.save_checkpoint(model, tiny(), images)  # the weights of a 784-32-2 VAE
+    assert not recipes.checkpoint_path(tiny()).exists()
+
+
+def test_a_recipe_with_numpy_integers_round_trips_through_a_checkpoint(cache):
+    import numpy as np
+
+    recipe = tiny(seed=np.int64(3), epochs=np.int64(1))
+    assert type(recipe.seed) is int and recipe.as_dict()["seed"] == 3
+    images = torch.rand(300, 1, 28, 28)
+    model, _ = recipes.train_recipe(recipe, images, progress=False)
+    recipes.save_checkpoint(model, recipe, images)
+    assert recipes.load_checkpoint(tiny(seed=3), images) is not None
+
+
+def test_load_or_train_says_when_it_replaces_a_checkpoint_of_other_data(cache, capsys):
+    recipe = tiny()
+    first = torch.rand(300, 1, 28, 28)
+    recipes.load_or_train(recipe, first, progress=False)
+    assert capsys.readouterr().out == ""
+    _, loaded = recipes.load_or_train(recipe, torch.rand(300, 1, 28, 28), progress=False)
+    assert not loaded
+    assert "tiny.pt does not match" in capsys.readouterr().out
 
 
 def test_interrupted_save_leaves_the_old_checkpoint_and_no_temporary_file(cache, monkeypatch):
