@@ -7,27 +7,40 @@ names the argument, what was expected and what arrived.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 
+def _is_int(value: Any) -> bool:
+    return not isinstance(value, bool | np.bool_) and isinstance(value, int | np.integer)
+
+
 def positive_int(value: Any, name: str) -> int:
-    """``value`` when it is an int ≥ 1 (``bool`` is not an int here)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """``int(value)`` when it is an integer ≥ 1 (Python or NumPy; ``bool`` is not an int here)."""
+    if not _is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def non_negative_int(value: Any, name: str) -> int:
-    """``value`` when it is an int ≥ 0 (NumPy integers accepted, returned as ``int``)."""
-    import numpy as np
-
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+    """``int(value)`` when it is an integer ≥ 0 (Python or NumPy; not ``bool``)."""
+    if not _is_int(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def positive_number(value: Any, name: str) -> float:
+    """``float(value)`` when it is a finite real number > 0 (not ``bool``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(value)
 
 
 def number_in(value: Any, name: str, low: float, high: float, *, high_open: bool = False) -> float:

@@ -9,6 +9,7 @@ interrupt into an early return of the model and the history so far.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+
+from helpers import _checks
 
 LossOutput = Tensor | tuple[Tensor, dict[str, float]]
 LossFn = Callable[[nn.Module, Tensor, Tensor | None], LossOutput]
@@ -58,6 +61,29 @@ class History:
     def total_seconds(self) -> float:
         """Seconds spent in training passes over all epochs."""
         return float(sum(self.seconds))
+
+
+@contextlib.contextmanager
+def seeded_random_state(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run a block with torch's global generators for the CPU and ``device`` forked and seeded.
+
+    Inside, random draws (``torch.randn`` in a loss, a model's initialization) start from
+    ``seed``; on exit both generators are back where they were, so the block neither depends on
+    nor moves the random stream of the code around it. Only the CPU's generator and the one of
+    ``device`` (a CUDA or MPS device) are touched; other devices' generators are left alone.
+    """
+    _checks.non_negative_int(seed, "seed")
+    device = torch.device(device)
+    accelerator = [] if device.type == "cpu" else [device]
+    kind = "cuda" if device.type == "cpu" else device.type
+    with torch.random.fork_rng(devices=accelerator, device_type=kind):
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        elif device.type != "cpu":
+            getattr(torch, device.type).manual_seed(seed)
+        yield
 
 
 def default_optimizer(lr: float) -> OptimizerFactory:
@@ -141,19 +167,17 @@ def evaluate(
 
     Batches are weighted by their size, so the result equals the mean over all examples when
     ``loss_fn`` returns per-batch means. A loss that draws noise (the VAE's reparameterized
-    sample) draws it from torch's generators forked for this call and seeded with ``seed``: the
-    same model gives the same numbers on every call, and evaluating never moves the random
-    stream that training draws from (so recording a held-out loss during :func:`train` does not
-    change the trained model).
+    sample) draws it inside :func:`seeded_random_state` with ``seed``: the same model gives the
+    same numbers on every call, and evaluating never moves the random stream that training
+    draws from (so recording a held-out loss during :func:`train` does not change the trained
+    model).
     """
     _check_tensors(x, y, "test")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     totals: dict[str, float] = {}
-    cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
+    with seeded_random_state(seed, device):
         try:
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size].to(device)
@@ -223,14 +247,11 @@ def train(
     _check_tensors(train_x, train_y, "train")
     if test_x is not None:
         _check_tensors(test_x, test_y, "test")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if time_budget_s is not None and time_budget_s <= 0:
-        raise ValueError(f"time_budget_s must be positive or None, got {time_budget_s}")
+    _checks.positive_int(epochs, "epochs")
+    _checks.positive_int(batch_size, "batch_size")
+    _checks.positive_number(lr, "lr")
+    if time_budget_s is not None:
+        _checks.positive_number(time_budget_s, "time_budget_s")
 
     params = list(model.parameters())
     if not params:
