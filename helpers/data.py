@@ -6,7 +6,7 @@ Where the images come from, in this order:
    the four canonical gzip IDX files each (:data:`FILES`). This folder is yours: nothing in it
    is ever deleted, replaced or written. A file whose SHA-256 differs from :data:`SHA256` is
    ignored, with a printed line saying so, and left untouched.
-2. The series' cache, ``helpers.paths.cache_dir() / "data"`` (the data folder when
+2. The series' cache, ``helpers.paths.cache_data_dir()`` (the data folder when
    ``$VAE_DATA_DIR`` is not set). It holds the files the series downloaded itself; a file there
    that fails its checksum is removed and fetched again.
 3. A download into the series' cache over HTTPS from the mirrors in :data:`MIRRORS` (the one
@@ -21,8 +21,7 @@ Printed lines never contain a filesystem path (they end up in stored notebooks):
 named like ``mnist/t10k-images-idx3-ubyte.gz``, and folders as "your data folder" or "the
 series' cache".
 
-Notebook 00 reports which source is in use and notebook 01 first trains on the digits;
-notebooks 05-07 use the binarization helpers
+Notebook 00 explains the data sources; notebook 06 explains binarization
 (:func:`binarize_dynamic`, :func:`binarize_threshold`, :func:`binarize_fixed`).
 
 Importing this module does no work: nothing touches the disk or the network until a function
@@ -173,7 +172,7 @@ def _cache_folder(dataset: str) -> Path:
 
     The only folder this module writes into or removes files from.
     """
-    return paths.cache_dir() / "data" / dataset
+    return paths.cache_data_dir() / dataset
 
 
 def _same_folder(a: Path, b: Path) -> bool:
@@ -184,11 +183,17 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 
 def _user_folder(dataset: str) -> Path | None:
-    """``$VAE_DATA_DIR/<dataset>`` when it is set and is not the series' cache, else None."""
+    """``$VAE_DATA_DIR/<dataset>`` when ``$VAE_DATA_DIR`` is set (read only), else None."""
     if not os.environ.get("VAE_DATA_DIR"):
         return None
-    folder = paths.data_dir() / dataset
-    return None if _same_folder(folder, _cache_folder(dataset)) else folder
+    return paths.data_dir() / dataset
+
+
+def _cache_is_yours(dataset: str) -> bool:
+    """True when ``$VAE_DATA_DIR`` names the series' cache folder itself: the folder is then
+    yours (read only) and the series has no folder of its own to download into."""
+    user_folder = _user_folder(dataset)
+    return user_folder is not None and _same_folder(user_folder, _cache_folder(dataset))
 
 
 def _verified(path: Path, expected: str) -> bool:
@@ -220,25 +225,31 @@ def _find_verified_files(dataset: str) -> tuple[dict[str, Path], list[str]]:
     for name, expected in SHA256[dataset].items():
         relative = f"{dataset}/{name}"
         user_copy_rejected = False
+        why = "its SHA-256 does not match the published checksum"
         if user_folder is not None and (user_folder / name).is_file():
-            if _verified(user_folder / name, expected):
-                found[name] = user_folder / name
-                continue
+            try:
+                if _verified(user_folder / name, expected):
+                    found[name] = user_folder / name
+                    continue
+            except OSError as error:  # e.g. no permission to read it
+                why = f"it could not be read ({type(error).__name__})"
             user_copy_rejected = True
 
         cached = cache_folder / name
-        cache_has_file = cached.is_file()
+        cache_has_file = not _cache_is_yours(dataset) and cached.is_file()
         cache_verified = cache_has_file and _verified(cached, expected)
         if user_copy_rejected:
             if cache_verified:
                 then = "the verified copy in the series' cache is used instead"
             elif download.offline():
                 then = "no verified copy is fetched because VAE_OFFLINE=1 is set"
+            elif _cache_is_yours(dataset):
+                then = "no verified copy is fetched because VAE_DATA_DIR names the series' cache"
             else:
                 then = "a verified copy will be fetched into the series' cache"
             message = (
-                f"Ignoring {relative} in your data folder: its SHA-256 does not match the "
-                f"published checksum; it was left untouched, and {then}."
+                f"Ignoring {relative} in your data folder: {why}; it was left untouched, "
+                f"and {then}."
             )
             _notice(f"ignored {relative}", message)
             notes.append(message)
@@ -254,7 +265,7 @@ def _find_verified_files(dataset: str) -> tuple[dict[str, Path], list[str]]:
                 f"Ignoring {relative} in the series' cache: its SHA-256 does not match the "
                 f"published checksum (corrupt or a different file); {action}."
             )
-            print(message)
+            _notice(f"cache {relative} {action}", message)
             notes.append(message)
         elif not user_copy_rejected:
             notes.append(f"{relative} not found")
@@ -297,6 +308,12 @@ def _resolve(dataset: str) -> _Resolved:
         failure_key = (dataset, mirrors)
         if download.offline():
             reason = "VAE_OFFLINE=1 is set, so nothing was downloaded"
+        elif _cache_is_yours(dataset):
+            reason = (
+                "VAE_DATA_DIR names the series' own cache folder, which is then yours and never "
+                "written to, so nothing was downloaded; set VAE_CACHE_DIR to another folder "
+                "to let the series download"
+            )
         elif failure_key in _DOWNLOAD_FAILURES:
             reason = _DOWNLOAD_FAILURES[failure_key]
         elif not mirrors:
@@ -508,7 +525,7 @@ def load_mnist(split: str = "train", dataset: str = "mnist") -> MNISTData:
 
 def is_full_dataset(data: MNISTData) -> bool:
     """True for the canonical 60,000-image train or 10,000-image test split, False for the
-    offline subset (notebooks guard full-data-only claims with it).
+    offline subset.
 
     Args:
         data: the result of :func:`load_mnist`.

@@ -265,19 +265,46 @@ def test_corrupt_file_in_the_cache_is_replaced_by_a_verified_copy(
         assert snapshot(folder) == before
 
 
-def test_data_dir_naming_the_cache_itself_is_treated_as_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, capsys
+def test_data_dir_naming_the_cache_itself_is_still_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, server, capsys
 ) -> None:
-    # bench/runtime.py hands kernels VAE_DATA_DIR = the cache's data folder: still the cache.
+    # A folder you name stays yours even when it is the series' cache path: nothing in it is
+    # removed or replaced, and with no other folder to download into, MNIST falls back.
     cache = tmp_path / "cache" / "data"
     write_folder(cache / "mnist", synthetic["payloads"])
     (cache / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the labels")
+    before = snapshot(cache)
     monkeypatch.setenv("VAE_DATA_DIR", str(cache))
+    monkeypatch.delenv("VAE_OFFLINE")
+    server.files.update(synthetic["payloads"])
+    monkeypatch.setitem(data.MIRRORS, "mnist", [f"{server.base}/ok/"])
 
     assert "offline subset" in data.ensure_mnist()
 
-    assert "t10k-labels-idx1-ubyte.gz" not in leftovers(cache / "mnist")
-    assert "mnist/t10k-labels-idx1-ubyte.gz in the series' cache" in capsys.readouterr().out
+    assert snapshot(cache) == before
+    printed = capsys.readouterr().out
+    assert "mnist/t10k-labels-idx1-ubyte.gz in your data folder" in printed
+    assert "left untouched" in printed and str(tmp_path) not in printed
+
+
+def test_unreadable_file_in_users_folder_is_ignored_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: dict, capsys
+) -> None:
+    folder = tmp_path / "data"
+    write_folder(folder / "mnist", synthetic["payloads"])
+    monkeypatch.setenv("VAE_DATA_DIR", str(folder))
+    real = download.file_sha256
+
+    def unreadable(path):
+        if path.name == "t10k-images-idx3-ubyte.gz":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(download, "file_sha256", unreadable)
+    assert "offline subset" in data.ensure_mnist()  # VAE_OFFLINE=1: nothing to fetch instead
+    printed = capsys.readouterr().out
+    assert "mnist/t10k-images-idx3-ubyte.gz in your data folder: it could not be read" in printed
+    assert str(tmp_path) not in printed
 
 
 def test_offline_mnist_with_mismatching_user_file_falls_back_and_leaves_it(
