@@ -1,6 +1,6 @@
 """Gaussian mixture models fitted by expectation-maximization, in NumPy.
 
-Notebook 03 (``03_em_gaussian_mixture.ipynb``) derives every function here: the E-step
+Notebook 03 derives every function here: the E-step
 computes the exact posterior Q_i(z^(i)) = p(z^(i) | x^(i); ψ) in log space, the M-step
 maximizes Σ_i ELBO(x^(i); Q_i, ψ) in closed form, and ``fit_gmm`` alternates the two.
 

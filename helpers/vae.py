@@ -103,17 +103,6 @@ class VAE(nn.Module):
         if likelihood == "gaussian":
             self.decoder_logvar = nn.Parameter(torch.zeros(()))
 
-    @property
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments, as plain data (stored in checkpoints)."""
-        return {
-            "input_dim": self.input_dim,
-            "hidden_dims": list(self.hidden_dims),
-            "latent_dim": self.latent_dim,
-            "likelihood": self.likelihood,
-            "decoder_hidden_dims": list(self.decoder_hidden_dims),
-        }
-
     def flatten(self, x: Tensor) -> Tensor:
         """(N, 1, 28, 28) or (N, D) → (N, D), with a clear error for anything else."""
         x = _checks.float_tensor(x, "x")
@@ -472,12 +461,14 @@ def active_units(
     x_flat = model.flatten(x)
     was_training = model.training
     model.eval()
-    means = torch.cat(
-        [
-            model.encode(x_flat[s : s + batch_size].to(device))[0].cpu()
-            for s in range(0, len(x_flat), batch_size)
-        ]
-    )
-    model.train(was_training)
+    try:
+        means = torch.cat(
+            [
+                model.encode(x_flat[s : s + batch_size].to(device))[0].cpu()
+                for s in range(0, len(x_flat), batch_size)
+            ]
+        )
+    finally:
+        model.train(was_training)
     variances = means.double().var(dim=0)
     return int((variances > threshold).sum()), variances

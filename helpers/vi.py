@@ -3,8 +3,8 @@
 Notebook 05 (variational inference) derives every function here: the Gaussian log density and the
 Bernoulli log-likelihood that make up log p(x, z), the closed-form KL from a diagonal Gaussian
 q = N(μ, diag σ²) to the prior N(0, I), the reparameterization z = μ + σ ⊙ ε, and the two
-gradient estimators of ∇ E_q[f(z)] whose variance it compares. Notebook 06 builds the VAE from
-them (``helpers.vae``), and notebook 07 ranks latent dimensions by their KL.
+gradient estimators of ∇ E_q[f(z)] whose variance it compares. ``helpers.vae`` builds the VAE
+from them.
 
 Shapes: latent points and Gaussian parameters are (..., k), the last dimension being the latent
 size k; images are flattened to (..., D). Every log-density is in nats, summed over its last

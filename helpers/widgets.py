@@ -54,20 +54,6 @@ INTERPOLATION_METHODS = ("linear", "spherical")
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_vector(z: Any, name: str) -> np.ndarray:
-    """A latent point as a finite float64 vector of shape (k,)."""
-    if isinstance(z, torch.Tensor):
-        z = z.detach().cpu().numpy()
-    array = np.asarray(z)
-    if array.dtype.kind not in "fiu" or array.dtype == bool:
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.ndim != 1 or array.shape[0] == 0:
-        raise ValueError(f"{name} must be a vector of shape (k,), got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array}")
-    return array.astype(np.float64)
-
-
 def _as_batch(z: Any, name: str) -> np.ndarray:
     """Latent points as a finite float64 array of shape (N, k); a vector becomes (1, k)."""
     if isinstance(z, torch.Tensor):
@@ -82,6 +68,13 @@ def _as_batch(z: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite")
     return array.astype(np.float64)
+
+
+def _as_vector(z: Any, name: str) -> np.ndarray:
+    """A latent point as a finite float64 vector of shape (k,)."""
+    if np.ndim(z.detach().cpu() if isinstance(z, torch.Tensor) else z) != 1:
+        raise ValueError(f"{name} must be a vector of shape (k,), got shape {np.shape(z)}")
+    return _as_batch(z, name)[0]
 
 
 def _check_scale(scale: int) -> int:
