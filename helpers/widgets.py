@@ -77,10 +77,6 @@ def _as_vector(z: Any, name: str) -> np.ndarray:
     return _as_batch(z, name)[0]
 
 
-def _check_scale(scale: int) -> int:
-    return _checks.positive_int(scale, "scale")
-
-
 def _check_t(t: float) -> float:
     t = float(t)
     if not 0.0 <= t <= 1.0:
@@ -176,7 +172,7 @@ def image_to_png(image: Any, scale: int = DEFAULT_SCALE) -> bytes:
     """
     from PIL import Image
 
-    scale = _check_scale(scale)
+    scale = _checks.positive_int(scale, "scale")
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
         picture = Image.fromarray(array)
@@ -547,7 +543,7 @@ def latent_slider_explorer(
         raise ValueError(f"labels must have one entry per dim ({len(dims)}), got {len(labels)}")
     if not limit > 0 or not step > 0:
         raise ValueError(f"limit and step must be positive, got limit={limit}, step={step}")
-    scale = _check_scale(scale)
+    scale = _checks.positive_int(scale, "scale")
 
     image = _decoded_image(scale)
     sliders = []
@@ -607,7 +603,7 @@ def latent_map_explorer(
     start_z = _as_vector(start, "start")
     if start_z.shape != (2,):
         raise ValueError(f"start must be a 2-D latent point, got shape {start_z.shape}")
-    scale = _check_scale(scale)
+    scale = _checks.positive_int(scale, "scale")
     base_picture = render_latent_map(codes, labels, frame)
 
     map_image = widgets.Image(format="png", width=frame.width, height=frame.height)
@@ -720,7 +716,7 @@ def interpolation_explorer(
 
     codes, labels = _check_codes_labels(codes, labels)
     pictures = _check_images(images, codes.shape[0])
-    scale = _check_scale(scale)
+    scale = _checks.positive_int(scale, "scale")
     count = codes.shape[0]
     for name, index in (("start_index", start_index), ("end_index", end_index)):
         if not 0 <= int(index) < count:
@@ -825,7 +821,7 @@ def traversal_explorer(
 
     codes, labels = _check_codes_labels(codes, labels)
     pictures = _check_images(images, codes.shape[0])
-    scale = _check_scale(scale)
+    scale = _checks.positive_int(scale, "scale")
     dims = [int(d) for d in dims]
     if not dims or not all(0 <= d < codes.shape[1] for d in dims):
         raise ValueError(f"dims must be indices in [0, {codes.shape[1] - 1}], got {dims}")
