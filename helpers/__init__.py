@@ -25,6 +25,8 @@ layer module          what it holds                                             
                       active units
 5     ``recipes``     one frozen recipe type for every trained model, training    02, 06, 07
                       entry points, atomic checkpoints, load-or-train
+5     ``quality``     the series' sample-quality measure: a digit classifier's    —
+                      confidence and class histogram, nearest-image distance
 6     ``plotting``    image grids, learning curves, latent scatters, colours      all
 7     ``widgets``     latent-space explorers built from plain functions           07
 8     ``notebook``    the first cell of every notebook: seeds, device, style      00

@@ -61,6 +61,8 @@ __all__ = [
     "MIRRORS",
     "SHA256",
     "SPLITS",
+    "VALIDATION_FRACTION",
+    "VALIDATION_SEED",
     "MNISTData",
     "binarize_dynamic",
     "binarize_fixed",
@@ -69,6 +71,8 @@ __all__ = [
     "ensure_mnist",
     "is_full_dataset",
     "load_mnist",
+    "train_validation_split",
+    "validation_size",
 ]
 
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
@@ -119,6 +123,14 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
 
 FULL_SIZES: dict[str, int] = {"train": 60_000, "test": 10_000}
 """Number of images in the canonical splits of both data sets."""
+
+VALIDATION_FRACTION: float = 1 / 6
+"""Share of the training images that :func:`train_validation_split` holds out for validation:
+10,000 of full MNIST's 60,000, 667 of the offline subset's 4,000."""
+
+VALIDATION_SEED: int = 0
+"""Seed of the one random permutation that :func:`train_validation_split` uses by default, so
+every notebook holds out the same validation images."""
 
 _DISPLAY_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 _SUBSET_PER_DIGIT = {"train": 400, "test": 100}
@@ -522,19 +534,77 @@ def load_mnist(split: str = "train", dataset: str = "mnist") -> MNISTData:
     return MNISTData(images=images, labels=labels, source=resolved.source)
 
 
-def is_full_dataset(data: MNISTData) -> bool:
-    """True for the canonical 60,000-image train or 10,000-image test split, False for the
-    offline subset.
+def validation_size(num_train_images: int) -> int:
+    """How many of ``num_train_images`` training images :func:`train_validation_split` holds
+    out: ``round(num_train_images · VALIDATION_FRACTION)`` (10,000 of 60,000; 667 of 4,000)."""
+    _checks.positive_int(num_train_images, "num_train_images")
+    return round(num_train_images * VALIDATION_FRACTION)
+
+
+def train_validation_split(
+    data: MNISTData, seed: int = VALIDATION_SEED
+) -> tuple[MNISTData, MNISTData]:
+    """Carve a validation split out of the training images (the series' data protocol).
+
+    Every choice the series makes (a learning rate, a bottleneck size k, an epoch budget, a
+    recipe) is judged on these validation images; the test split is evaluated once, at the end,
+    for the numbers a notebook reports. The split is one seeded random permutation: the same
+    ``seed`` gives the same two parts on every machine, and the parts are disjoint and together
+    hold every image exactly once.
 
     Args:
-        data: the result of :func:`load_mnist`.
+        data: the training split from ``load_mnist("train", ...)`` (N ≥ 2 images).
+        seed: seed of the permutation (default :data:`VALIDATION_SEED`).
+
+    Returns:
+        (train, validation): MNISTData of N − n and n images, n = :func:`validation_size` (N),
+        in the permutation's order; their ``source`` says which part they are.
+    """
+    if not isinstance(data, MNISTData):
+        raise TypeError(
+            "train_validation_split expects the MNISTData from load_mnist; got "
+            f"{type(data).__name__}"
+        )
+    count = int(data.images.shape[0])
+    if count < 2 or int(data.labels.shape[0]) != count:
+        raise ValueError(
+            f"data must hold at least 2 images with one label each, got {count} images and "
+            f"{int(data.labels.shape[0])} labels"
+        )
+    seed = _checks.non_negative_int(seed, "seed")
+    held_out = min(max(validation_size(count), 1), count - 1)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    train_index, validation_index = order[: count - held_out], order[count - held_out :]
+
+    def part(index: Tensor, name: str) -> MNISTData:
+        return MNISTData(
+            images=data.images[index],
+            labels=data.labels[index],
+            source=f"{data.source}; {name} part ({len(index):,} of {count:,} training images)",
+        )
+
+    return part(train_index, "training"), part(validation_index, "validation")
+
+
+def _full_counts() -> frozenset[int]:
+    train = FULL_SIZES["train"]
+    return frozenset({*FULL_SIZES.values(), train - validation_size(train)})
+
+
+def is_full_dataset(data: MNISTData) -> bool:
+    """True for the canonical 60,000-image train or 10,000-image test split, or for either part
+    of the canonical training split that :func:`train_validation_split` returns (50,000 and
+    10,000 images); False for the offline subset and its parts.
+
+    Args:
+        data: the result of :func:`load_mnist` or :func:`train_validation_split`.
     """
     if not isinstance(data, MNISTData):
         raise TypeError(
             f"is_full_dataset expects the MNISTData from load_mnist; got {type(data).__name__}"
         )
     count = int(data.images.shape[0])
-    return count in FULL_SIZES.values() and int(data.labels.shape[0]) == count
+    return count in _full_counts() and int(data.labels.shape[0]) == count
 
 
 def binarize_dynamic(x: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -598,3 +598,60 @@ def test_is_full_dataset_checks_its_argument() -> None:
 
     assert data.is_full_dataset(shaped(60_000)) and data.is_full_dataset(shaped(10_000))
     assert not data.is_full_dataset(shaped(4_000)) and not data.is_full_dataset(shaped(1_000))
+    # the two parts of the canonical training split count as full; the subset's parts do not
+    assert data.is_full_dataset(shaped(50_000))
+    assert not data.is_full_dataset(shaped(3_333)) and not data.is_full_dataset(shaped(667))
+
+
+# ---------------------------------------------------------------------------------------------
+# The validation split.
+
+
+def _numbered(count: int) -> data.MNISTData:
+    """Images whose first pixel is their index, labels their index mod 10: rows stay traceable."""
+    images = torch.zeros(count, 1, 28, 28)
+    images[:, 0, 0, 0] = torch.arange(count, dtype=torch.float32) / count
+    return data.MNISTData(images, torch.arange(count) % 10, "synthetic")
+
+
+@pytest.mark.parametrize("count,held_out", [(60_000, 10_000), (4_000, 667), (7, 1), (2, 1)])
+def test_train_validation_split_partitions_the_images(count: int, held_out: int) -> None:
+    whole = _numbered(count)
+    train, validation = data.train_validation_split(whole)
+    assert (len(train.images), len(validation.images)) == (count - held_out, held_out)
+    index_of = lambda part: torch.round(part.images[:, 0, 0, 0] * count).long()  # noqa: E731
+    train_index, validation_index = index_of(train), index_of(validation)
+    # disjoint, and together every image exactly once
+    assert sorted(torch.cat([train_index, validation_index]).tolist()) == list(range(count))
+    # each label stays with its image
+    assert torch.equal(train.labels, train_index % 10)
+    assert torch.equal(validation.labels, validation_index % 10)
+    assert "validation part" in validation.source and "training part" in train.source
+
+
+def test_train_validation_split_is_seeded_and_leaves_the_global_stream_alone() -> None:
+    whole = _numbered(1_000)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    first = data.train_validation_split(whole)
+    assert torch.equal(torch.rand(3), expected_next)  # no draw from torch's global generator
+    again = data.train_validation_split(whole)
+    other = data.train_validation_split(whole, seed=1)
+    assert torch.equal(first[1].images, again[1].images)
+    assert not torch.equal(first[1].images, other[1].images)
+    # not just the first or last rows of the input: a random sixth
+    validation_index = torch.round(first[1].images[:, 0, 0, 0] * 1_000).long()
+    assert 300 < float(validation_index.float().mean()) < 700
+
+
+def test_train_validation_split_checks_its_arguments() -> None:
+    with pytest.raises(TypeError, match="MNISTData"):
+        data.train_validation_split(torch.zeros(3, 1, 28, 28))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 2"):
+        data.train_validation_split(_numbered(1))
+    with pytest.raises(ValueError, match="seed"):
+        data.train_validation_split(_numbered(10), seed=-1)
+    assert data.validation_size(60_000) == 10_000
+    with pytest.raises(ValueError, match="num_train_images"):
+        data.validation_size(0)
