@@ -167,7 +167,15 @@ def test_quality_smoke_compares_both_recipes(tmp_path):
         # IWAE with K > 1 is a tighter bound than the ELBO (up to Monte Carlo noise).
         assert ours_iwae < ours_elbo + 1.0 and ref_iwae < ref_elbo + 1.0
         assert float(cells[7]) == pytest.approx(ref_iwae - ours_iwae, abs=0.011)
-    assert "**Ratio.**" in text
+    assert "**Ratio (validation).**" in text
+    # the test set appears once, for the headline budget's two models, after the comparison
+    assert text.index("**Test set, evaluated once**") > text.index("**Ratio (validation).**")
+    test_rows = _table_rows(text, "| model | trained | validation −ELBO |")
+    assert [row.split("|")[1].strip() for row in test_rows] == ["ours", "reference"]
+    for row in test_rows:
+        cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
+        validation_iwae, test_elbo, test_iwae = float(cells[3]), float(cells[4]), float(cells[5])
+        assert test_iwae < test_elbo + 1.0 and validation_iwae > 0
     assert (tmp_path / "report_quality.png").stat().st_size > 1000
 
 
