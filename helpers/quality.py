@@ -107,7 +107,7 @@ def train_digit_classifier(
     """Train the judge of :func:`sample_quality`: a 784-256-10 MLP digit classifier.
 
     Adam (1e-3), batches of 128, cross-entropy, ``epochs`` passes; seeded, so the same images
-    give the same classifier. About 3 s on 2 CPU cores for 50,000 images and 3 epochs.
+    give the same classifier.
 
     Args:
         images: (N, 1, 28, 28) or (N, 784) training images, grey levels in [0, 1].
