@@ -309,12 +309,12 @@ def plot_learning_curves(
 ) -> Any:
     """Per-epoch curves of a ``helpers.training.History`` (notebooks 01, 02, 06).
 
-    Train values are solid lines with dots; test values dashed with crosses, in the same colour
+    Train values are solid lines with dots; validation values dashed with crosses, in the same colour
     per metric. The x axis counts epochs from 1.
 
     Args:
-        history: anything with ``.train`` and ``.test``: lists (one entry per epoch) of dicts
-            mapping a metric name to a float. ``.test`` may be empty.
+        history: anything with ``.train`` and ``.validation``: lists (one entry per epoch) of dicts
+            mapping a metric name to a float. ``.validation`` may be empty.
         metrics: metric names to draw (keys of the dicts), e.g. ``("loss",)``.
         ax: Axes to draw into; a new figure when ``None``.
         title: Axes title.
@@ -325,11 +325,11 @@ def plot_learning_curves(
         color: one colour for all curves (useful when overlaying runs); default cycles.
 
     Returns:
-        The Axes, with one ``Line2D`` per (metric, split) in the order train, test per metric.
+        The Axes, with one ``Line2D`` per (metric, split) in the order train, validation per metric.
     """
-    if not (hasattr(history, "train") and hasattr(history, "test")):
+    if not (hasattr(history, "train") and hasattr(history, "validation")):
         raise TypeError(
-            "history must have .train and .test (lists of per-epoch dicts, as returned by "
+            "history must have .train and .validation (lists of per-epoch dicts, as returned by "
             f"helpers.training.train); got {type(history).__name__}"
         )
     if isinstance(metrics, str):
@@ -337,9 +337,9 @@ def plot_learning_curves(
     if len(metrics) == 0:
         raise ValueError("metrics must name at least one metric, got an empty sequence")
     train_records = list(history.train)
-    test_records = list(history.test)
-    if not train_records and not test_records:
-        raise ValueError("history has no epochs: .train and .test are both empty")
+    validation_records = list(history.validation)
+    if not train_records and not validation_records:
+        raise ValueError("history has no epochs: .train and .validation are both empty")
     ax = _new_axes(ax, figsize)
     prefix = f"{label} " if label else ""
     for metric in metrics:
@@ -351,11 +351,11 @@ def plot_learning_curves(
                 label=f"{prefix}train {metric}",
             )
             line_color = line.get_color()
-        if test_records:
-            values = _epoch_series(test_records, metric, "test")
+        if validation_records:
+            values = _epoch_series(validation_records, metric, "validation")
             ax.plot(
                 np.arange(1, len(values) + 1), values, "--x", markersize=4, color=line_color,
-                label=f"{prefix}test {metric}",
+                label=f"{prefix}validation {metric}",
             )
     if logy:
         ax.set_yscale("log")

@@ -3,7 +3,7 @@
 The data sets here fit in memory, so batches are taken by indexing tensors directly instead of
 going through a ``DataLoader`` (about 1.4 times faster per epoch on a 2-core CPU). The loop
 shows a ``tqdm.auto`` progress bar per epoch with the running loss, records per-epoch train and
-test metrics and seconds, stops with a clear message on a non-finite loss, and turns a kernel
+validation metrics and seconds, stops with a clear message on a non-finite loss, and turns a kernel
 interrupt into an early return of the model and the history so far.
 """
 
@@ -32,7 +32,8 @@ class History:
 
     Attributes:
         train: per-epoch averages over training batches, e.g. ``{"loss": 0.31, "kl": 4.2}``.
-        test: per-epoch metrics on the test tensors (empty when no test set was given).
+        validation: per-epoch metrics on the held-out validation tensors (empty when none were
+            given). The series tunes on these; the test set is evaluated once, at the end.
         seconds: wall-clock seconds of each epoch's training pass (evaluation excluded).
         epochs: number of completed epochs.
         interrupted: True when a KeyboardInterrupt (kernel stop) ended training early.
@@ -40,17 +41,17 @@ class History:
     """
 
     train: list[dict[str, float]] = field(default_factory=list)
-    test: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, float]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     epochs: int = 0
     interrupted: bool = False
     stopped_reason: str = "not started"
 
     def metric(self, name: str, split: str = "train") -> list[float]:
-        """The per-epoch values of one metric, e.g. ``history.metric("loss", "test")``."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        rows = self.train if split == "train" else self.test
+        """The per-epoch values of one metric, e.g. ``history.metric("loss", "validation")``."""
+        if split not in ("train", "validation"):
+            raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+        rows = self.train if split == "train" else self.validation
         missing = [i for i, row in enumerate(rows) if name not in row]
         if missing:
             known = sorted(rows[0]) if rows else []
@@ -138,17 +139,17 @@ def _split_loss(output: LossOutput) -> tuple[Tensor, dict[str, float]]:
     return loss, {name: float(value) for name, value in extras.items()}
 
 
-def _check_tensors(train_x: Tensor, train_y: Tensor | None, name: str) -> None:
-    if not isinstance(train_x, Tensor):
-        raise TypeError(f"{name}_x must be a torch.Tensor, got {type(train_x).__name__}")
-    if train_x.dim() < 1 or len(train_x) == 0:
-        raise ValueError(f"{name}_x must hold at least one example, got shape {tuple(train_x.shape)}")
-    if train_y is not None:
-        if not isinstance(train_y, Tensor):
-            raise TypeError(f"{name}_y must be a torch.Tensor or None, got {type(train_y).__name__}")
-        if len(train_y) != len(train_x):
+def _check_tensors(x: Tensor, y: Tensor | None, x_name: str, y_name: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{x_name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 1 or len(x) == 0:
+        raise ValueError(f"{x_name} must hold at least one example, got shape {tuple(x.shape)}")
+    if y is not None:
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{y_name} must be a torch.Tensor or None, got {type(y).__name__}")
+        if len(y) != len(x):
             raise ValueError(
-                f"{name}_x and {name}_y must have the same length, got {len(train_x)} and {len(train_y)}"
+                f"{x_name} and {y_name} must have the same length, got {len(x)} and {len(y)}"
             )
 
 
@@ -172,7 +173,7 @@ def evaluate(
     draws from (so recording a held-out loss during :func:`train` does not change the trained
     model).
     """
-    _check_tensors(x, y, "test")
+    _check_tensors(x, y, "x", "y")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -197,8 +198,8 @@ def train(
     train_x: Tensor,
     train_y: Tensor | None = None,
     *,
-    test_x: Tensor | None = None,
-    test_y: Tensor | None = None,
+    validation_x: Tensor | None = None,
+    validation_y: Tensor | None = None,
     epochs: int = 10,
     batch_size: int = 128,
     optimizer: OptimizerFactory | None = None,
@@ -219,7 +220,8 @@ def train(
             ``(scalar, {name: float})`` with extra metrics averaged per epoch.
         train_x: training inputs, shape (m, ...); batches are rows.
         train_y: optional targets, shape (m, ...).
-        test_x, test_y: optional held-out tensors, evaluated after every epoch (eval mode, no
+        validation_x, validation_y: optional held-out tensors (a validation split, e.g. from
+            ``helpers.data.train_validation_split``), evaluated after every epoch (eval mode, no
             gradients, no ``batch_transform``).
         epochs: number of passes over the training set.
         batch_size: rows per step; the last, smaller batch of an epoch is kept.
@@ -232,7 +234,7 @@ def train(
         device: where to train; default the device of the model's parameters.
         seed: seeds the shuffling and ``batch_transform``'s generator (the model's
             initialization and any noise the loss draws from torch's global generator are the
-            caller's business: seed before building the model). Evaluating ``test_x`` uses
+            caller's business: seed before building the model). Evaluating ``validation_x`` uses
             generators of its own (see :func:`evaluate`), so it never changes the training run.
         progress: show a ``tqdm.auto`` bar per epoch with the running loss.
         desc: label of the progress bar.
@@ -244,9 +246,9 @@ def train(
     Raises:
         FloatingPointError: when a batch loss is NaN or infinite (names the step and what to try).
     """
-    _check_tensors(train_x, train_y, "train")
-    if test_x is not None:
-        _check_tensors(test_x, test_y, "test")
+    _check_tensors(train_x, train_y, "train_x", "train_y")
+    if validation_x is not None:
+        _check_tensors(validation_x, validation_y, "validation_x", "validation_y")
     _checks.positive_int(epochs, "epochs")
     _checks.positive_int(batch_size, "batch_size")
     _checks.positive_number(lr, "lr")
@@ -321,10 +323,10 @@ def train(
             seconds = time.perf_counter() - started
             history.train.append({name: value / seen for name, value in sums.items()})
             history.seconds.append(seconds)
-            if test_x is not None:
-                history.test.append(
+            if validation_x is not None:
+                history.validation.append(
                     evaluate(
-                        model, loss_fn, test_x, test_y,
+                        model, loss_fn, validation_x, validation_y,
                         batch_size=max(batch_size, 1000), device=device, seed=seed,
                     )
                 )

@@ -140,7 +140,7 @@ def test_latent_scatter_rejects_bad_input(codes, labels, message):
 def test_plot_learning_curves_draws_the_history_values():
     history = SimpleNamespace(
         train=[{"loss": 3.0, "kl": 1.0}, {"loss": 2.0, "kl": 1.5}, {"loss": 1.5, "kl": 1.7}],
-        test=[{"loss": 3.2, "kl": 1.1}, {"loss": 2.4, "kl": 1.4}, {"loss": 2.0, "kl": 1.6}],
+        validation=[{"loss": 3.2, "kl": 1.1}, {"loss": 2.4, "kl": 1.4}, {"loss": 2.0, "kl": 1.6}],
     )
     ax = plotting.plot_learning_curves(history, metrics=("loss", "kl"), label="run")
     assert len(ax.lines) == 4
@@ -149,13 +149,13 @@ def test_plot_learning_curves_draws_the_history_values():
         np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
         np.testing.assert_array_equal(line.get_ydata(), values)
     assert [line.get_label() for line in ax.lines] == [
-        "run train loss", "run test loss", "run train kl", "run test kl"]
+        "run train loss", "run validation loss", "run train kl", "run validation kl"]
     assert ax.lines[0].get_color() == ax.lines[1].get_color()
     assert ax.get_xlabel() == "epoch"
 
 
 def test_a_second_run_on_the_same_axes_keeps_the_first_ylabel():
-    history = SimpleNamespace(train=[{"loss": 2.0}, {"loss": 1.0}], test=[])
+    history = SimpleNamespace(train=[{"loss": 2.0}, {"loss": 1.0}], validation=[])
     ax = plotting.plot_learning_curves(history, label="k = 2", ylabel="squared error per image")
     plotting.plot_learning_curves(history, label="k = 16", ax=ax, title=None)
     assert ax.get_ylabel() == "squared error per image"
@@ -168,20 +168,20 @@ def test_a_second_run_on_the_same_axes_keeps_the_first_ylabel():
 def test_plot_learning_curves_with_training_history():
     from helpers.training import History
 
-    history = History(train=[{"loss": 1.0}, {"loss": 0.5}], test=[])
+    history = History(train=[{"loss": 1.0}, {"loss": 0.5}], validation=[])
     ax = plotting.plot_learning_curves(history)
     assert len(ax.lines) == 1
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [1.0, 0.5])
 
 
 def test_plot_learning_curves_errors():
-    with pytest.raises(TypeError, match=".train and .test"):
+    with pytest.raises(TypeError, match=".train and .validation"):
         plotting.plot_learning_curves({"loss": [1.0]})
-    history = SimpleNamespace(train=[{"loss": 1.0}], test=[])
+    history = SimpleNamespace(train=[{"loss": 1.0}], validation=[])
     with pytest.raises(ValueError, match="'acc' is missing"):
         plotting.plot_learning_curves(history, metrics=("acc",))
     with pytest.raises(ValueError, match="no epochs"):
-        plotting.plot_learning_curves(SimpleNamespace(train=[], test=[]))
+        plotting.plot_learning_curves(SimpleNamespace(train=[], validation=[]))
 
 
 def test_use_series_style_sets_rcparams():

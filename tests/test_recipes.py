@@ -47,11 +47,14 @@ def test_series_recipes_say_what_they_train():
 
 
 def test_one_epoch_rule_keeps_the_images_seen():
-    assert recipes.VAE_32D.epochs_for(60_000) == 18
-    assert recipes.VAE_32D.epochs_for(4_000) == 270  # 18 × 60,000 / 4,000
-    assert recipes.VAE_2D.epochs_for(30_000) == 4
-    assert recipes.VAE_2D.epochs_for(4_000) == 30  # 4 × 30,000 / 4,000
-    assert recipes.AUTOENCODER_2D.epochs_for(4_000) == 75
+    # the reference is full MNIST's training part: 60,000 − 10,000 validation images
+    assert recipes.VAE_32D.reference_images == 50_000
+    assert recipes.VAE_32D.epochs_for(50_000) == 21
+    assert recipes.VAE_32D.epochs_for(3_333) == 315  # round(21 × 50,000 / 3,333) = round(315.03)
+    assert recipes.VAE_2D.epochs_for(3_333) == 120  # round(8 × 50,000 / 3,333) = round(120.01)
+    assert recipes.AUTOENCODER_2D.epochs_for(3_333) == 90  # round(6 × 50,000 / 3,333) = round(90.01)
+    capped = dataclasses.replace(recipes.VAE_2D, train_images=30_000, epochs=4)
+    assert capped.reference_images == 30_000 and capped.epochs_for(3_333) == 36  # 4 × 30,000 / 3,333
     assert recipes.AUTOENCODER_2D.epochs_for(1_000_000) == 1  # never zero
     with pytest.raises(ValueError, match="num_images"):
         recipes.VAE_32D.epochs_for(0)
@@ -94,8 +97,8 @@ def test_train_recipe_autoencoder_is_deterministic_and_learns():
     images = torch.rand(256, 1, 28, 28, generator=generator) ** 3
     recipe = recipes.Recipe(name="ae", model="autoencoder", latent_dim=2, hidden_dims=(32,),
                             epochs=3, batch_size=64, lr=3e-3, seed=5, train_images=256)
-    model_a, history_a = recipes.train_recipe(recipe, images, test_images=images[:64], progress=False)
-    model_b, _ = recipes.train_recipe(recipe, images, test_images=images[:64], progress=False)
+    model_a, history_a = recipes.train_recipe(recipe, images, validation_images=images[:64], progress=False)
+    model_b, _ = recipes.train_recipe(recipe, images, validation_images=images[:64], progress=False)
     assert isinstance(model_a, models.Autoencoder)
     for a, b in zip(model_a.parameters(), model_b.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -103,7 +106,7 @@ def test_train_recipe_autoencoder_is_deterministic_and_learns():
     assert history_a.train[-1]["loss"] < history_a.train[0]["loss"]
     with torch.no_grad():
         direct = models.autoencoder_loss(model_a, images[:64]).item()
-    assert history_a.test[-1]["loss"] == pytest.approx(direct, rel=1e-5)
+    assert history_a.validation[-1]["loss"] == pytest.approx(direct, rel=1e-5)
 
 
 def test_train_recipe_scales_epochs_on_a_smaller_set_and_uses_the_first_images():
@@ -126,9 +129,9 @@ def test_recording_held_out_loss_does_not_change_the_trained_vae():
     images = torch.rand(300, 1, 28, 28, generator=generator)
     held_out = (torch.rand(50, 1, 28, 28, generator=generator) < 0.5).float()
     recipe = tiny(epochs=3)
-    with_eval, history = recipes.train_recipe(recipe, images, test_images=held_out, progress=False)
+    with_eval, history = recipes.train_recipe(recipe, images, validation_images=held_out, progress=False)
     without, _ = recipes.train_recipe(recipe, images, progress=False)
-    assert len(history.test) == 3
+    assert len(history.validation) == 3
     for p, q in zip(with_eval.parameters(), without.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
@@ -176,7 +179,7 @@ def test_train_recipe_applies_warmup_and_output_bias(monkeypatch):
     recipes.train_recipe(recipe, images, progress=False)
     expected_bias = torch.logit(images.reshape(300, 784).double().mean(0)).float()
     torch.testing.assert_close(seen["bias"], expected_bias, rtol=1e-5, atol=1e-5)
-    assert seen["epochs"] == 200  # 1 epoch over 60,000 images = 200 epochs over 300
+    assert seen["epochs"] == 167  # 1 epoch over the 50,000-image training part = 166.7 over 300
     schedule = seen["schedule"]
     # linear warm-up over the first 20 of 100 steps, then a half cosine from 1 to 0
     assert schedule(0, 100) == pytest.approx(1 / 20) and schedule(19, 100) == pytest.approx(1.0)
@@ -319,3 +322,28 @@ def test_load_or_train_trains_once_then_loads(cache):
     z = torch.zeros(1, 2)
     torch.testing.assert_close(first.decode(z), model.decode(z), rtol=0, atol=0)
     torch.testing.assert_close(second.decode(z), model.decode(z), rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The grid decoders of notebooks 04 and 05
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("recipe", [recipes.GRID_DECODER_1D, recipes.GRID_DECODER_2D])
+def test_grid_decoder_recipe_is_the_hand_written_training_run(recipe):
+    # Independent reference: build and train the documented model by hand with helpers.training
+    # (784-256-k VAE, Adam 3e-3 constant, batch 256, dynamic binarization, seeded with the
+    # recipe's seed) and compare it weight for weight with what the recipe trains.
+    from helpers import data, training
+
+    assert recipe.latent_dim in (1, 2) and recipe.name == f"grid_decoder_{recipe.latent_dim}d"
+    assert recipe.epochs * recipe.reference_images == 200_000  # images seen, as documented
+    images = torch.rand(96, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    short = dataclasses.replace(recipe, epochs=1, train_images=96)
+    ours, _ = recipes.train_recipe(short, images, progress=False)
+    with training.seeded_random_state(recipe.seed):
+        model = vae.VAE(784, (256,), recipe.latent_dim, likelihood="bernoulli")
+        model, _ = training.train(
+            model, vae.negative_elbo, images, epochs=1, batch_size=256, lr=3e-3,
+            batch_transform=data.binarize_dynamic, seed=recipe.seed, progress=False,
+        )
+    for a, b in zip(ours.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

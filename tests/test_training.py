@@ -77,13 +77,13 @@ def test_extra_metrics_are_averaged_and_recorded():
         return loss, {"double": 2 * loss.item(), "batch": float(len(xb))}
 
     torch.manual_seed(0)
-    _, history = train(nn.Linear(3, 1).double(), loss_with_parts, x, y, test_x=x, test_y=y,
+    _, history = train(nn.Linear(3, 1).double(), loss_with_parts, x, y, validation_x=x, validation_y=y,
                        epochs=2, batch_size=30, progress=False)
-    for row in history.train + history.test:
+    for row in history.train + history.validation:
         assert row["double"] == pytest.approx(2 * row["loss"], rel=1e-9)
     # weighted mean of batch sizes 30, 30, 30, 10 -> (3*30*30 + 10*10) / 100
     assert history.train[0]["batch"] == pytest.approx((3 * 900 + 100) / 100)
-    assert history.metric("double", "test") == [row["double"] for row in history.test]
+    assert history.metric("double", "validation") == [row["double"] for row in history.validation]
     with pytest.raises(KeyError, match="recorded"):
         history.metric("nope")
 
@@ -115,17 +115,17 @@ def noisy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> tor
 def test_evaluation_noise_never_moves_the_training_stream():
     x, y = make_regression()
 
-    def run(with_test: bool):
+    def run(with_validation: bool):
         torch.manual_seed(7)
         model = nn.Linear(3, 1).double()
-        return train(model, noisy_loss, x, y, test_x=x[:64] if with_test else None,
-                     test_y=y[:64] if with_test else None, epochs=3, batch_size=32, seed=1,
+        return train(model, noisy_loss, x, y, validation_x=x[:64] if with_validation else None,
+                     validation_y=y[:64] if with_validation else None, epochs=3, batch_size=32, seed=1,
                      progress=False)
 
     (model_a, history_a), (model_b, _) = run(True), run(False)
     for p, q in zip(model_a.parameters(), model_b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
-    assert len(history_a.test) == 3
+    assert len(history_a.validation) == 3
     # evaluate repeats exactly on the same model and leaves the caller's stream alone
     torch.manual_seed(3)
     expected = torch.rand(2)
@@ -202,7 +202,7 @@ def test_cosine_schedule_closed_form():
         ({"epochs": 0}, ValueError, "epochs"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"lr": -1.0}, ValueError, "lr"),
-        ({"test_x": torch.zeros(3, 3), "test_y": torch.zeros(2, 1)}, ValueError, "same length"),
+        ({"validation_x": torch.zeros(3, 3), "validation_y": torch.zeros(2, 1)}, ValueError, "same length"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, match):
